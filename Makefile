@@ -1,0 +1,72 @@
+# Certo — the two commands of the README:
+#   make run     install missing packages, build, run the main program
+#   make check   install missing packages, build, run every test
+# Other targets: build, test, asan, fuzz (long runs), bench, format, fixtures, clean.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+FUZZ_SECONDS      ?= 15
+FUZZ_LONG_SECONDS ?= 600
+CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+
+.PHONY: all deps build run check test asan fuzz-check fuzz format format-check checksrc \
+        bench fixtures clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Until the orchestrator server exists, the main program is the offline CLI: run its tour.
+run: build
+	@scripts/tour.sh $(BUILD)/bin/certo
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+asan: deps
+	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DCERTO_SANITIZE=ON
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+
+fuzz-build: deps
+	CC=clang cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DCERTO_FUZZ=ON \
+	    -DCERTO_FUZZ_SECONDS=$(FUZZ_SECONDS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+fuzz-check: fuzz-build
+	cd $(FUZZ_BUILD) && ctest --output-on-failure -L fuzz
+
+fuzz: deps
+	$(MAKE) fuzz-build FUZZ_SECONDS=$(FUZZ_LONG_SECONDS)
+	cd $(FUZZ_BUILD) && ctest --output-on-failure -L fuzz
+
+format-check:
+	@scripts/format-check
+
+checksrc:
+	@scripts/checksrc
+
+check: deps format-check checksrc test asan fuzz-check
+	@echo "make check: all tests passed"
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+bench: build
+	bench/keystore/run.sh $(BUILD)/bin/certo
+
+fixtures:
+	scripts/gen-fixtures.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `certo`: dispatches "certo GROUP COMMAND [options]" to the command tables of the
+ * cli layer. Sets up OpenSSL's secure heap so passwords and keys stay out of swap.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "cli/cli.h"
+
+struct group {
+    const char *name;
+    const char *summary;
+    const struct cli_cmd *cmds;
+};
+
+static const struct group groups[] = {
+    {"cert", "keys, CSRs, certificates: keygen, csr, selfsign, sign, inspect, convert",
+     cli_cert_cmds},
+    {"keystore", "PEM, PKCS#12 and JKS keystores: list, put, remove, export", cli_keystore_cmds},
+};
+
+static void
+usage(FILE *f)
+{
+    fprintf(f, "usage: certo GROUP COMMAND [options]\n\n");
+    for (size_t i = 0; i < CERTO_ARRAY_LEN(groups); i++) {
+        fprintf(f, "  %-10s %s\n", groups[i].name, groups[i].summary);
+        for (const struct cli_cmd *c = groups[i].cmds; c->name != NULL; c++)
+            fprintf(f, "      certo %-18s %s\n", c->name, c->summary);
+    }
+    fprintf(f, "\n'certo GROUP COMMAND --help' describes each command's options.\n");
+}
+
+static int
+run_cmd(const struct cli_cmd *cmd, int argc, char **argv)
+{
+    struct cli_args args;
+    bool done = false;
+    int code = cli_parse(&args, cmd, argc, argv, &done);
+    if (code == 0 && !done)
+        code = cmd->run(cmd, &args);
+    cli_args_dispose(&args);
+    return code;
+}
+
+int
+main(int argc, char **argv)
+{
+    int code = 2;
+
+    /* 64 KiB of locked memory for secrets; without it they fall back to the normal heap
+     * (still wiped on free), so a refusal here is not an error. */
+    (void)CRYPTO_secure_malloc_init(65536, 32);
+
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        code = argc < 2 ? 2 : 0;
+        goto out;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("certo 0.1.0 (%s)\n", OpenSSL_version(OPENSSL_VERSION));
+        code = 0;
+        goto out;
+    }
+    for (size_t i = 0; i < CERTO_ARRAY_LEN(groups); i++) {
+        if (strcmp(argv[1], groups[i].name) != 0)
+            continue;
+        if (argc < 3) {
+            fprintf(stderr, "certo %s: missing command\n", argv[1]);
+            usage(stderr);
+            goto out;
+        }
+        for (const struct cli_cmd *c = groups[i].cmds; c->name != NULL; c++) {
+            const char *sub = strchr(c->name, ' ');
+            if (sub != NULL && strcmp(sub + 1, argv[2]) == 0) {
+                code = run_cmd(c, argc - 3, argv + 3);
+                goto out;
+            }
+        }
+        fprintf(stderr, "certo %s: unknown command '%s'\n", argv[1], argv[2]);
+        goto out;
+    }
+    fprintf(stderr, "certo: unknown command '%s' (see 'certo --help')\n", argv[1]);
+out:
+    CRYPTO_secure_malloc_done();
+    return code;
+}

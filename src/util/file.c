@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Bounded reads and atomic replacement of local files (util layer), the lock-file idea
+ * of libgit2's filebuf: never rewrite a file in place, because a service may read it at
+ * any moment and a crash mid-write must not leave half a keystore.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "certo/file.h"
+#include "certo/mem.h"
+
+certo_rc
+certo_file_rc_from_errno(int e)
+{
+    switch (e) {
+    case ENOENT:
+    case ENOTDIR:
+        return CERTO_ENOTFOUND;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return CERTO_EPERM;
+    case EISDIR:
+        return CERTO_EINVAL;
+    default:
+        return CERTO_EIO;
+    }
+}
+
+bool
+certo_file_exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+certo_rc
+certo_file_read(struct certo_buf *out, const char *path)
+{
+    unsigned char chunk[65536];
+    struct stat st;
+    certo_rc rc = CERTO_EINTERNAL;
+    int fd;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return certo_file_rc_from_errno(errno);
+    if (fstat(fd, &st) != 0) {
+        rc = certo_file_rc_from_errno(errno);
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        errno = EISDIR;
+        rc = CERTO_EINVAL;
+        goto out;
+    }
+    /* Refuse before reading when the size is already known to be too big. */
+    if ((uint64_t)st.st_size > out->max) {
+        rc = CERTO_ETOOBIG;
+        goto out;
+    }
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = certo_file_rc_from_errno(errno);
+            certo_buf_dispose(out);
+            goto out;
+        }
+        if (n == 0)
+            break;
+        rc = certo_buf_append(out, chunk, (size_t)n);
+        if (rc != CERTO_OK)
+            goto out;
+    }
+    rc = CERTO_OK;
+out:
+    close(fd);
+    return rc;
+}
+
+static certo_rc
+write_all(int fd, const unsigned char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return certo_file_rc_from_errno(errno);
+        p += n;
+        len -= (size_t)n;
+    }
+    return CERTO_OK;
+}
+
+static certo_rc
+fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return certo_file_rc_from_errno(errno);
+    int r = fsync(fd);
+    int e = errno;
+    close(fd);
+    if (r != 0 && e != EINVAL) /* some file systems cannot fsync a directory */
+        return certo_file_rc_from_errno(e);
+    return CERTO_OK;
+}
+
+certo_rc
+certo_file_replace(const char *path, const void *data, size_t len, mode_t new_mode)
+{
+    char *dir_copy = certo_strdup(path);
+    char *base_copy = certo_strdup(path);
+    const char *dir = dirname(dir_copy);
+    const char *base = basename(base_copy);
+    char *tmp = certo_asprintf("%s/.%s.certo-XXXXXX", dir, base);
+    certo_rc rc = CERTO_EINTERNAL;
+    struct stat st;
+    bool existed;
+    int fd = -1;
+    int saved = 0;
+
+    existed = stat(path, &st) == 0;
+    if (existed && !S_ISREG(st.st_mode)) {
+        errno = EISDIR;
+        rc = CERTO_EINVAL;
+        goto out;
+    }
+    fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        saved = errno;
+        rc = certo_file_rc_from_errno(saved);
+        CERTO_FREE(tmp);
+        goto out;
+    }
+    /* Mode first, before any byte lands: a key never sits world-readable, even briefly. */
+    if (fchmod(fd, existed ? (st.st_mode & 07777) : new_mode) != 0) {
+        saved = errno;
+        rc = certo_file_rc_from_errno(saved);
+        goto out;
+    }
+    if (existed && (st.st_uid != geteuid() || st.st_gid != getegid())) {
+        /* Keep the owner: a service account must still read its keystore. Only root may
+         * give a file away; anyone else keeps the group at least when allowed to. */
+        if (fchown(fd, st.st_uid, st.st_gid) != 0 && fchown(fd, (uid_t)-1, st.st_gid) != 0) {
+            /* Not fatal: mode is kept, and an unprivileged user could not have chosen. */
+        }
+    }
+    rc = write_all(fd, data, len);
+    if (rc != CERTO_OK) {
+        saved = errno;
+        goto out;
+    }
+    if (fsync(fd) != 0) {
+        saved = errno;
+        rc = certo_file_rc_from_errno(saved);
+        goto out;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        saved = errno;
+        rc = certo_file_rc_from_errno(saved);
+        goto out;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0) {
+        saved = errno;
+        rc = certo_file_rc_from_errno(saved);
+        goto out;
+    }
+    CERTO_FREE(tmp); /* renamed: nothing to clean up any more */
+    rc = fsync_dir(dir);
+    saved = errno;
+out:
+    if (fd >= 0)
+        close(fd);
+    if (tmp != NULL) {
+        unlink(tmp);
+        certo_free(tmp);
+    }
+    certo_free(dir_copy);
+    certo_free(base_copy);
+    if (rc != CERTO_OK)
+        errno = saved;
+    return rc;
+}
