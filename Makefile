@@ -9,20 +9,22 @@ FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 FUZZ_SECONDS      ?= 15
 FUZZ_LONG_SECONDS ?= 600
-CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps build run check test asan fuzz-check fuzz format format-check checksrc \
-        bench fixtures clean
+# configure DIR OPTIONS: choose the generator only when the build directory is new
+# (install-deps has installed ninja by then; an existing cache keeps its generator).
+configure = if [ -f $(1)/CMakeCache.txt ]; then cmake -S . -B $(1) $(2); \
+	else cmake -S . -B $(1) -G Ninja $(2); fi
+
+.PHONY: all deps build run check test asan fuzz-build fuzz-check fuzz format format-check \
+        checksrc bench fixtures clean
 
 all: build
 
 deps:
 	@scripts/install-deps
 
-$(BUILD)/CMakeCache.txt:
-	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo
-
-build: deps $(BUILD)/CMakeCache.txt
+build: deps
+	@$(call configure,$(BUILD),-DCMAKE_BUILD_TYPE=RelWithDebInfo) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
 # Until the orchestrator server exists, the main program is the offline CLI: run its tour.
@@ -33,14 +35,14 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 asan: deps
-	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DCERTO_SANITIZE=ON
+	@$(call configure,$(ASAN_BUILD),-DCMAKE_BUILD_TYPE=Debug -DCERTO_SANITIZE=ON) >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
 
 fuzz-build: deps
-	CC=clang cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DCERTO_FUZZ=ON \
-	    -DCERTO_FUZZ_SECONDS=$(FUZZ_SECONDS)
+	@export CC=clang; $(call configure,$(FUZZ_BUILD),-DCMAKE_BUILD_TYPE=Debug -DCERTO_FUZZ=ON \
+	    -DCERTO_FUZZ_SECONDS=$(FUZZ_SECONDS)) >/dev/null
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 
 fuzz-check: fuzz-build

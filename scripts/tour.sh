@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# `make run`: until the orchestrator server exists, the main program is the offline CLI,
+# and this is a short end-to-end tour of it in a temporary directory.
+set -euo pipefail
+certo=${1:-build/bin/certo}
+certo=$(cd "$(dirname "$certo")" && pwd)/$(basename "$certo")
+W=$(mktemp -d "${TMPDIR:-/tmp}/certo-tour-XXXXXX")
+trap 'rm -rf "$W"' EXIT
+cd "$W"
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+
+cat <<'TXT'
+Certo — certificate orchestration. The orchestrator server is not built yet, so
+`make run` runs a tour of the offline CLI (keys, CSRs, certificates, keystores)
+in a temporary directory that is removed afterwards.
+TXT
+printf 'changeit\n' > store.pw
+step "$certo" cert keygen --type ec:p256 --out ca.key
+step "$certo" cert selfsign --key ca.key --subject "CN=Tour Root CA,O=Certo" --ca --days 3650 --out ca.crt
+step "$certo" cert keygen --type rsa:2048 --out www.key
+step "$certo" cert csr --key www.key --subject "CN=www.tour.test" --san DNS:www.tour.test --san IP:127.0.0.1 --out www.csr
+step "$certo" cert sign --csr www.csr --ca-cert ca.crt --ca-key ca.key --days 90 --out www.crt
+step "$certo" cert inspect www.crt
+step "$certo" keystore put www.jks --alias www --cert www.crt --key www.key --chain ca.crt --password-file store.pw
+step "$certo" keystore put www.jks --trusted --alias tour-root --cert ca.crt --password-file store.pw
+step "$certo" keystore list www.jks --password-file store.pw
+step "$certo" keystore put www.p12 --from www.jks --from-password-file store.pw --from-alias www --password-file store.pw --is-legacy false
+step "$certo" keystore export www.p12 --alias www --format pem --layout fullchain --out fullchain.pem --password-file store.pw
+step "$certo" cert inspect --json fullchain.pem
+if command -v keytool >/dev/null; then
+  step keytool -J-Duser.language=en -list -keystore www.jks -storetype JKS -storepass changeit
+fi
+printf '\nTour done. `certo --help` lists every command.\n'
