@@ -60,6 +60,7 @@ static const struct cli_opt export_opts[] = {
     CLI_SECRET_OPTS("out-password", "password of the exported keystore or PEM key"),
     {"is-legacy", 0, CLI_VALUE, "BOOL", "PKCS#12 output: legacy PBE (true) or PBES2 (false)"},
     {"legacy", 0, CLI_FLAG, NULL, "same as --is-legacy true"},
+    {"iter", 0, CLI_VALUE, "N", "PKCS#12 output: PBKDF2/MAC iterations (default 2048)"},
     {NULL, 0, 0, NULL, NULL},
 };
 

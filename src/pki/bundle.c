@@ -101,6 +101,23 @@ load_from_files(struct certo_bundle *b, const struct certo_bundle_src *src, stru
         goto out;
     }
     rc = certo_chain_order(&b->chain, all, b->key, true, err);
+    if (rc != CERTO_OK)
+        goto out;
+    /* A certificate the user gave that is not part of the chain is a mistake (a wrong
+     * intermediate, the bundle of another site): refuse it rather than drop it. */
+    for (int i = 0; i < sk_X509_num(all); i++) {
+        X509 *c = sk_X509_value(all, i);
+        bool used = false;
+        for (int j = 0; j < sk_X509_num(b->chain) && !used; j++)
+            used = X509_cmp(sk_X509_value(b->chain, j), c) == 0;
+        if (!used) {
+            char name[256];
+            X509_NAME_oneline(X509_get_subject_name(c), name, sizeof(name));
+            rc = certo_err_set(err, CERTO_EINVAL, "pki.bundle",
+                               "certificate %s does not belong to the chain of the leaf", name);
+            goto out;
+        }
+    }
 out:
     if (kb.data != NULL)
         OPENSSL_cleanse(kb.data, kb.len);

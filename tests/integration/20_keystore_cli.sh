@@ -23,11 +23,14 @@ for ext in pem p12 jks; do
       --cert "$F/ca.crt" --password-file "$T/pw"
     [ "$(stat -c %a "$ks")" = 640 ] && ok || fail "$ext: mode not kept: $(stat -c %a "$ks")"
     expect_ok "$ext: list json" $C keystore list "$ks" --password-file "$T/pw" --json
-    python3 - "$T/out" <<'PY' && ok || fail "$ext: JSON entries"
+    python3 - "$T/out" $ext <<'PY' && ok || fail "$ext: JSON entries"
 import json, sys
 d = json.load(open(sys.argv[1]))
 kinds = {e["alias"]: (e["kind"], e["chain_length"]) for e in d["entries"]}
-assert kinds == {"web": ("key", 3), "ec": ("key", 2), "root": ("trusted", 1)}, kinds
+# PKCS#12 ties only the leaf to its key; a reader (ours, like Java's) builds each chain
+# from all certificates of the file, so the root of 'web' completes the chain of 'ec'.
+ec = 3 if sys.argv[2] == "p12" else 2
+assert kinds == {"web": ("key", 3), "ec": ("key", ec), "root": ("trusted", 1)}, kinds
 PY
     # Replace 'web' by another key: the other entries are untouched.
     expect_ok "$ext: replace" $C keystore put "$ks" --alias web --cert "$F/leaf-ed25519.crt" \
@@ -71,7 +74,7 @@ for s in jks p12; do
   expect_fail "$s: alias too long" 2 "alias is longer" $C keystore put "$f" \
     --alias "$(printf 'a%.0s' $(seq 300))" \
     --cert "$F/leaf-ec256.crt" --key "$F/leaf-ec256.key" --password-file "$T/pw"
-  expect_fail "$s: broken chain" 2 "not issued by" $C keystore put "$f" --alias x \
+  expect_fail "$s: broken chain" 2 "does not belong to the chain" $C keystore put "$f" --alias x \
     --cert "$F/leaf-ec256.crt" --key "$F/leaf-ec256.key" --chain "$F/selfsigned.crt" --password-file "$T/pw"
   expect_fail "$s: encrypted key, wrong password" 2 "password" $C keystore put "$f" --alias x \
     --cert "$F/leaf-ec256.crt" --key "$F/leaf-ec256-enc.key" --key-password-file "$T/badpw" \
@@ -89,7 +92,7 @@ same_bytes "p12 unchanged after refused changes" "$T/p12.orig" "$p12"
 size=$(stat -c %s "$ks")
 for n in 0 3 11 40 $((size / 2)) $((size - 21)) $((size - 1)); do
   head -c "$n" "$ks" > "$T/trunc.jks"
-  expect_fail "jks truncated to $n" 2 "corrupt|not a PEM|empty|truncated" \
+  expect_fail "jks truncated to $n" 2 "corrupt|not a JKS" \
     $C keystore list "$T/trunc.jks" --type jks --password-file "$T/pw"
 done
 size=$(stat -c %s "$p12")
