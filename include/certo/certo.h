@@ -11,6 +11,7 @@
 #include "certo/mem.h"
 #include "certo/buf.h"
 #include "certo/reader.h"
+#include "certo/utf8.h"
 #include "certo/limits.h"
 #include "certo/secret.h"
 #include "certo/file.h"

@@ -21,6 +21,7 @@
 #include "certo/limits.h"
 #include "certo/mem.h"
 #include "certo/reader.h"
+#include "certo/utf8.h"
 
 #define WHERE "pki.jks"
 
@@ -47,67 +48,6 @@ static const char whitener[] = "Mighty Aphrodite";
 #define MIN_CERT_V1  4
 #define MIN_CERT_V2  (2 + 4)
 
-/* Decodes one standard UTF-8 sequence of 's' (at most 'left' bytes); returns its length,
- * or 0 if it is invalid (overlong, surrogate, beyond U+10FFFF, truncated). */
-static size_t
-utf8_next(const unsigned char *s, size_t left, uint32_t *cp)
-{
-    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-    size_t n;
-
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    }
-    if ((s[0] & 0xe0) == 0xc0)
-        n = 2;
-    else if ((s[0] & 0xf0) == 0xe0)
-        n = 3;
-    else if ((s[0] & 0xf8) == 0xf0)
-        n = 4;
-    else
-        return 0;
-    if (n > left)
-        return 0;
-    uint32_t v = s[0] & (0x7fu >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3fu);
-    }
-    if (v < min[n] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    return n;
-}
-
-/* Writes code point 'cp' (< 0x110000) as standard UTF-8 into 4 bytes at most; returns the
- * length. */
-static size_t
-utf8_put(unsigned char *out, uint32_t cp)
-{
-    if (cp < 0x80) {
-        out[0] = (unsigned char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (unsigned char)(0xc0 | (cp >> 6));
-        out[1] = (unsigned char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (unsigned char)(0xe0 | (cp >> 12));
-        out[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-        out[2] = (unsigned char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    out[0] = (unsigned char)(0xf0 | (cp >> 18));
-    out[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-    out[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-    out[3] = (unsigned char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
 /* Writes one UTF-16 code unit the modified UTF-8 way (REFERENCE.md 1.2): U+0000 takes two
  * bytes so that the encoding never contains a zero byte. */
 static size_t
@@ -118,7 +58,7 @@ mutf8_put_unit(unsigned char *out, uint32_t unit)
         out[1] = 0x80;
         return 2;
     }
-    return utf8_put(out, unit);
+    return certo_utf8_encode(unit, out);
 }
 
 /* Drops what a failed call appended to 'b' after 'len' bytes, so that the caller's buffer
@@ -143,7 +83,7 @@ certo_jks_mutf8_encode(struct certo_buf *out, const char *in, size_t len)
     /* Validate and size everything first: nothing is appended to a bad string. */
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        size_t n = utf8_next(s + i, len - i, &cp);
+        size_t n = certo_utf8_decode(s + i, len - i, &cp);
         if (n == 0)
             return CERTO_EINVAL;
         total += cp == 0 ? 2 : cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 6;
@@ -155,7 +95,7 @@ certo_jks_mutf8_encode(struct certo_buf *out, const char *in, size_t len)
         unsigned char enc[6];
         size_t k;
         uint32_t cp;
-        i += utf8_next(s + i, len - i, &cp);
+        i += certo_utf8_decode(s + i, len - i, &cp);
         if (cp >= 0x10000) {
             /* Outside the BMP Java holds a surrogate pair and encodes each half. */
             cp -= 0x10000;
@@ -230,13 +170,13 @@ certo_jks_mutf8_decode(struct certo_buf *out, const unsigned char *in, size_t le
             }
             uint32_t cp = 0x10000 + ((high - 0xd800) << 10) + (unit - 0xdc00);
             high = 0;
-            rc = certo_buf_append(out, enc, utf8_put(enc, cp));
+            rc = certo_buf_append(out, enc, certo_utf8_encode(cp, enc));
         } else if (is_high) {
             high = unit;
         } else if (is_low) {
             rc = CERTO_EPARSE;
         } else {
-            rc = certo_buf_append(out, enc, utf8_put(enc, unit));
+            rc = certo_buf_append(out, enc, certo_utf8_encode(unit, enc));
         }
     }
     if (rc == CERTO_OK && high != 0)
@@ -269,7 +209,7 @@ password_utf16be(unsigned char **out, size_t *out_len, const struct certo_secret
     *out_len = 0;
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        size_t n = utf8_next(s + i, len - i, &cp);
+        size_t n = certo_utf8_decode(s + i, len - i, &cp);
         if (n == 0) {
             rc = certo_err_set(err, CERTO_EINVAL, WHERE, "the keystore password is not UTF-8");
             goto out;

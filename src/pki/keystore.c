@@ -21,6 +21,7 @@
 #include "certo/mem.h"
 #include "certo/pem.h"
 #include "certo/pkcs12.h"
+#include "certo/utf8.h"
 
 struct certo_keystore *
 certo_keystore_new(enum certo_ks_format format)
@@ -110,59 +111,6 @@ certo_keystore_detect(const void *data, size_t len)
     return CERTO_KS_AUTO;
 }
 
-/* Decodes one UTF-8 sequence; returns its length or 0 if invalid (overlong, surrogate,
- * beyond U+10FFFF, truncated). */
-static size_t
-utf8_decode(const unsigned char *s, size_t left, uint32_t *cp)
-{
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    }
-    size_t n = (s[0] & 0xe0) == 0xc0   ? 2
-               : (s[0] & 0xf0) == 0xe0 ? 3
-               : (s[0] & 0xf8) == 0xf0 ? 4
-                                       : 0;
-    if (n == 0 || n > left)
-        return 0;
-    uint32_t v = s[0] & (0x7f >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3f);
-    }
-    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (v < min[n] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    return n;
-}
-
-static size_t
-utf8_encode(uint32_t cp, char out[4])
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xc0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xe0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        out[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    out[0] = (char)(0xf0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    out[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
 /*
  * Java's JKS provider lower-cases aliases with toLowerCase(Locale.ENGLISH) on every set
  * and lookup (REFERENCE.md 1.8). We use the C.UTF-8 locale's simple case mapping, which
@@ -173,14 +121,14 @@ lower_utf8(const char *s)
 {
     static locale_t c_utf8 = (locale_t)0;
     size_t len = strlen(s);
-    char *out = certo_malloc(len * 4 / 1 + 1);
+    char *out = certo_malloc(len * 4 + 1);
     size_t o = 0;
 
     if (c_utf8 == (locale_t)0)
         c_utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        size_t n = utf8_decode((const unsigned char *)s + i, len - i, &cp);
+        size_t n = certo_utf8_decode((const unsigned char *)s + i, len - i, &cp);
         if (n == 0) { /* invalid: copy the byte; callers validate before relying on this */
             out[o++] = s[i++];
             continue;
@@ -189,7 +137,7 @@ lower_utf8(const char *s)
             cp = (uint32_t)tolower((int)cp);
         else if (c_utf8 != (locale_t)0)
             cp = (uint32_t)towlower_l((wint_t)cp, c_utf8);
-        o += utf8_encode(cp, out + o);
+        o += certo_utf8_encode(cp, (unsigned char *)out + o);
         i += n;
     }
     out[o] = '\0';
@@ -211,7 +159,7 @@ certo_keystore_alias_check(char **out, enum certo_ks_format format, const char *
                              CERTO_ALIAS_MAX);
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        size_t n = utf8_decode((const unsigned char *)alias + i, len - i, &cp);
+        size_t n = certo_utf8_decode((const unsigned char *)alias + i, len - i, &cp);
         if (n == 0)
             return certo_err_set(err, CERTO_EINVAL, "pki.keystore",
                                  "alias is not valid UTF-8 (byte %zu)", i + 1);
