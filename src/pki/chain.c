@@ -29,7 +29,12 @@ certo_chain_issued_by(X509 *subject, X509 *issuer)
 bool
 certo_chain_self_signed(X509 *cert)
 {
-    return certo_chain_issued_by(cert, cert);
+    /* Not certo_chain_issued_by(cert, cert): X509_check_issued also wants keyCertSign,
+     * which a self-signed server certificate rarely has, yet it ends its chain all the
+     * same. */
+    bool self = X509_self_signed(cert, 1) == 1;
+    ERR_clear_error();
+    return self;
 }
 
 certo_rc
