@@ -28,8 +28,7 @@ take_slot(struct certo_err *err, certo_rc rc, const char *where)
     return true;
 }
 
-static void CERTO_PRINTF(2, 0)
-format_msg(struct certo_err *err, const char *fmt, va_list ap)
+static void CERTO_PRINTF(2, 0) format_msg(struct certo_err *err, const char *fmt, va_list ap)
 {
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     /* One line, always: a newline in a formatted value would forge a second log line. */
