@@ -30,6 +30,7 @@ struct certo_bundle_src {
 struct certo_bundle {
     EVP_PKEY *key;          /* owned; NULL when the source has no key */
     STACK_OF(X509) * chain; /* owned; leaf first, ordered, root kept if given */
+    char *alias;            /* owned; the entry's alias when read from a keystore, else NULL */
 };
 
 /**

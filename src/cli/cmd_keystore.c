@@ -328,8 +328,13 @@ run_put(const struct cli_cmd *cmd, struct cli_args *a)
     if (rc != CERTO_OK)
         goto out;
     X509 *leaf = sk_X509_value(bundle->chain, 0);
-    alias = cli_get(a, "alias") != NULL ? certo_strdup(cli_get(a, "alias"))
-                                        : certo_keystore_default_alias(ks->format, leaf);
+    /* Default alias: the source entry's own, else one derived from the certificate. */
+    if (cli_get(a, "alias") != NULL)
+        alias = certo_strdup(cli_get(a, "alias"));
+    else if (bundle->alias != NULL)
+        alias = certo_strdup(bundle->alias);
+    else
+        alias = certo_keystore_default_alias(ks->format, leaf);
     if (trusted)
         rc = certo_keystore_put_trusted(ks, alias, leaf, certo_clock_now_ms(), &err);
     else

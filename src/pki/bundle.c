@@ -23,6 +23,7 @@ certo_bundle_free(struct certo_bundle *b)
         return;
     EVP_PKEY_free(b->key);
     certo_certs_free(b->chain);
+    certo_free(b->alias);
     certo_free(b);
 }
 
@@ -169,6 +170,7 @@ load_from_keystore(struct certo_bundle *b, const struct certo_bundle_src *src,
         b->key = e->key;
     }
     b->chain = certo_certs_dup(e->certs);
+    b->alias = certo_strdup(e->alias);
     rc = CERTO_OK;
 out:
     certo_keystore_free(ks);

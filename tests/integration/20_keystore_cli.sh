@@ -55,6 +55,12 @@ PY
   no_temp_files "$T"
 done
 
+# Copy an entry between formats: it keeps its alias unless --alias renames it.
+expect_ok "jks -> p12 with --from" $C keystore put "$T/copy.p12" --from "$T/store.jks" \
+  --from-password-file "$T/pw" --from-alias web --password-file "$T/pw"
+expect_ok "list copy" $C keystore list "$T/copy.p12" --password-file "$T/pw"
+expect_grep "copied entry keeps its alias" '^Alias: web$' "$T/out"
+
 # ---- bad input: refused with exit 2, one line, nothing changed ----
 ks=$T/store.jks
 p12=$T/store.p12
