@@ -21,14 +21,9 @@
 #include "certo/key.h"
 #include "certo/limits.h"
 #include "certo/mem.h"
+#include "pki/pem_iter.h"
 
 #define WHERE "pki.cert"
-
-static bool
-looks_like_pem(const unsigned char *data, size_t len)
-{
-    return len > 0 && data[0] != 0x30 && memmem(data, len, "-----BEGIN ", 11) != NULL;
-}
 
 static bool
 is_cert_block(const char *name)
@@ -68,63 +63,26 @@ push_cert(STACK_OF(X509) * sk, X509 *x, struct certo_err *err)
     return CERTO_OK;
 }
 
-/*
- * Walks every PEM block. PEM_read_bio skips text between blocks (the "Bag Attributes"
- * lines of `openssl pkcs12 -nokeys`, comments); it reports the end of the input as
- * PEM_R_NO_START_LINE, and anything else is a damaged block.
- */
+/* Every CERTIFICATE / TRUSTED CERTIFICATE block of PEM text, other blocks skipped. */
 static certo_rc
 parse_pem_certs(STACK_OF(X509) * sk, const void *data, size_t len, struct certo_err *err)
 {
-    BIO *bio = NULL;
-    char *name = NULL, *header = NULL;
-    unsigned char *body = NULL;
-    long blen = 0;
-    certo_rc rc = CERTO_EINTERNAL;
-    int n = 0;
+    struct certo_pem_iter it;
+    certo_rc rc = certo_pem__iter_init(&it, data, len, err);
 
-    bio = BIO_new_mem_buf(data, (int)len);
-    if (bio == NULL) {
-        rc = certo_err_ossl(err, CERTO_ENOMEM, WHERE, "out of memory");
-        goto out;
-    }
-    for (;;) {
-        if (PEM_read_bio(bio, &name, &header, &body, &blen) != 1) {
-            unsigned long e = ERR_peek_last_error();
-            if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
-                ERR_clear_error();
-                rc = CERTO_OK;
-            } else {
-                rc = certo_err_ossl(err, CERTO_EPARSE, WHERE, "PEM block %d is malformed", n + 1);
-            }
-            goto out;
-        }
-        n++;
-        if (is_cert_block(name)) {
-            X509 *x = decode_cert(body, blen, strcmp(name, PEM_STRING_X509_TRUSTED) == 0);
-            if (x == NULL) {
-                rc = certo_err_ossl(err, CERTO_EPARSE, WHERE,
-                                    "PEM block %d (%s) is not a valid certificate", n, name);
-                goto out;
-            }
+    while (rc == CERTO_OK) {
+        rc = certo_pem__iter_next(&it, err);
+        if (rc != CERTO_OK || !is_cert_block(it.name))
+            continue;
+        X509 *x = decode_cert(it.body, it.len, strcmp(it.name, PEM_STRING_X509_TRUSTED) == 0);
+        if (x == NULL)
+            rc = certo_err_ossl(err, CERTO_EPARSE, WHERE,
+                                "PEM block %d (%s) is not a valid certificate", it.index, it.name);
+        else
             rc = push_cert(sk, x, err);
-            if (rc != CERTO_OK)
-                goto out;
-        }
-        OPENSSL_free(name);
-        OPENSSL_free(header);
-        /* Other blocks may be private keys: wipe them. */
-        OPENSSL_clear_free(body, (size_t)blen);
-        name = header = NULL;
-        body = NULL;
     }
-out:
-    OPENSSL_free(name);
-    OPENSSL_free(header);
-    if (body != NULL)
-        OPENSSL_clear_free(body, (size_t)blen);
-    BIO_free(bio);
-    return rc;
+    certo_pem__iter_dispose(&it);
+    return rc == CERTO_ENOTFOUND ? CERTO_OK : rc;
 }
 
 certo_rc
@@ -142,7 +100,7 @@ certo_cert_parse_all(STACK_OF(X509) * *out, const void *data, size_t len, struct
         rc = certo_err_ossl(err, CERTO_ENOMEM, WHERE, "out of memory");
         goto out;
     }
-    if (looks_like_pem(data, len)) {
+    if (certo_pem__looks_like(data, len)) {
         rc = parse_pem_certs(sk, data, len, err);
         if (rc != CERTO_OK)
             goto out;

@@ -25,6 +25,7 @@
 #include "certo/key.h"
 #include "certo/limits.h"
 #include "certo/mem.h"
+#include "pki/pem_iter.h"
 
 #define WHERE "pki.csr"
 
@@ -551,64 +552,33 @@ out:
     return rc;
 }
 
-static bool
-looks_like_pem(const unsigned char *data, size_t len)
-{
-    return len > 0 && data[0] != 0x30 && memmem(data, len, "-----BEGIN ", 11) != NULL;
-}
-
-/* Finds the first CERTIFICATE REQUEST block of PEM text and returns its DER. */
+/* Finds the first CERTIFICATE REQUEST block of PEM text. */
 static certo_rc
 pem_find_req(X509_REQ **out, const void *data, size_t len, struct certo_err *err)
 {
-    BIO *bio = NULL;
-    char *name = NULL, *header = NULL;
-    unsigned char *body = NULL;
-    long blen = 0;
-    certo_rc rc = CERTO_EINTERNAL;
-    int n = 0;
+    struct certo_pem_iter it;
+    certo_rc rc = certo_pem__iter_init(&it, data, len, err);
 
     *out = NULL;
-    bio = BIO_new_mem_buf(data, (int)len);
-    if (bio == NULL) {
-        rc = certo_err_ossl(err, CERTO_ENOMEM, WHERE, "out of memory");
-        goto out;
-    }
-    for (;;) {
-        if (PEM_read_bio(bio, &name, &header, &body, &blen) != 1) {
-            unsigned long e = ERR_peek_last_error();
-            if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
-                rc = certo_err_ossl(err, CERTO_EPARSE, WHERE, "no certificate request found");
-            else
-                rc = certo_err_ossl(err, CERTO_EPARSE, WHERE, "PEM block %d is malformed", n + 1);
-            goto out;
+    while (rc == CERTO_OK) {
+        rc = certo_pem__iter_next(&it, err);
+        if (rc != CERTO_OK || (strcmp(it.name, PEM_STRING_X509_REQ) != 0 &&
+                               strcmp(it.name, PEM_STRING_X509_REQ_OLD) != 0))
+            continue;
+        const unsigned char *p = it.body;
+        X509_REQ *req = d2i_X509_REQ(NULL, &p, it.len);
+        if (req == NULL || p != it.body + it.len) {
+            X509_REQ_free(req);
+            rc = certo_err_ossl(err, CERTO_EPARSE, WHERE,
+                                "PEM block %d is not a valid certificate request", it.index);
+            break;
         }
-        n++;
-        if (strcmp(name, PEM_STRING_X509_REQ) == 0 || strcmp(name, PEM_STRING_X509_REQ_OLD) == 0) {
-            const unsigned char *p = body;
-            X509_REQ *req = d2i_X509_REQ(NULL, &p, blen);
-            if (req == NULL || p != body + blen) {
-                X509_REQ_free(req);
-                rc = certo_err_ossl(err, CERTO_EPARSE, WHERE,
-                                    "PEM block %d is not a valid certificate request", n);
-                goto out;
-            }
-            *out = req;
-            rc = CERTO_OK;
-            goto out;
-        }
-        OPENSSL_free(name);
-        OPENSSL_free(header);
-        OPENSSL_clear_free(body, (size_t)blen);
-        name = header = NULL;
-        body = NULL;
+        *out = req;
+        break;
     }
-out:
-    OPENSSL_free(name);
-    OPENSSL_free(header);
-    if (body != NULL)
-        OPENSSL_clear_free(body, (size_t)blen);
-    BIO_free(bio);
+    certo_pem__iter_dispose(&it);
+    if (rc == CERTO_ENOTFOUND)
+        rc = certo_err_set(err, CERTO_EPARSE, WHERE, "no certificate request found");
     return rc;
 }
 
@@ -625,7 +595,7 @@ certo_csr_parse(X509_REQ **out, const void *data, size_t len, struct certo_err *
                              CERTO_PEM_MAX);
     if (len == 0)
         return certo_err_set(err, CERTO_EPARSE, WHERE, "empty CSR input");
-    if (looks_like_pem(data, len)) {
+    if (certo_pem__looks_like(data, len)) {
         rc = pem_find_req(&req, data, len, err);
         if (rc != CERTO_OK)
             goto out;

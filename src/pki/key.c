@@ -22,6 +22,7 @@
 #include "certo/key.h"
 #include "certo/limits.h"
 #include "certo/mem.h"
+#include "pki/pem_iter.h"
 
 #define WHERE "pki.key"
 
@@ -301,57 +302,26 @@ is_key_block(const char *name)
 }
 
 /* True when 'data' is PEM text rather than DER: DER keys always start with a SEQUENCE. */
-static bool
-looks_like_pem(const unsigned char *data, size_t len)
-{
-    return len > 0 && data[0] != 0x30 && memmem(data, len, "-----BEGIN ", 11) != NULL;
-}
-
-/* Walks the PEM blocks of 'data' and reads the first private key among them. */
+/* Walks the PEM blocks of 'data' and reads the first private key among them;
+ * certificates, EC PARAMETERS and anything else before it are skipped. */
 static certo_rc
 parse_pem(EVP_PKEY **out, const void *data, size_t len, const struct certo_secret *pass,
           struct certo_err *err)
 {
-    BIO *bio = NULL;
-    char *name = NULL, *header = NULL;
-    unsigned char *body = NULL;
-    long blen = 0;
-    certo_rc rc = CERTO_EINTERNAL;
-    int n = 0;
+    struct certo_pem_iter it;
+    certo_rc rc = certo_pem__iter_init(&it, data, len, err);
 
     *out = NULL;
-    bio = BIO_new_mem_buf(data, (int)len);
-    if (bio == NULL) {
-        rc = certo_err_ossl(err, CERTO_ENOMEM, WHERE, "out of memory");
-        goto out;
-    }
-    for (;;) {
-        if (PEM_read_bio(bio, &name, &header, &body, &blen) != 1) {
-            unsigned long e = ERR_peek_last_error();
-            if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
-                rc = certo_err_ossl(err, CERTO_EPARSE, WHERE, "no private key found");
-            else
-                rc = certo_err_ossl(err, CERTO_EPARSE, WHERE, "PEM block %d is malformed", n + 1);
-            goto out;
+    while (rc == CERTO_OK) {
+        rc = certo_pem__iter_next(&it, err);
+        if (rc == CERTO_OK && is_key_block(it.name)) {
+            rc = parse_pem_block(out, it.name, it.header, it.body, it.len, pass, err);
+            break;
         }
-        n++;
-        if (is_key_block(name)) {
-            rc = parse_pem_block(out, name, header, body, blen, pass, err);
-            goto out;
-        }
-        /* Certificates, EC PARAMETERS and anything else before the key are skipped. */
-        OPENSSL_free(name);
-        OPENSSL_free(header);
-        OPENSSL_clear_free(body, (size_t)blen);
-        name = header = NULL;
-        body = NULL;
     }
-out:
-    OPENSSL_free(name);
-    OPENSSL_free(header);
-    if (body != NULL)
-        OPENSSL_clear_free(body, (size_t)blen);
-    BIO_free(bio);
+    certo_pem__iter_dispose(&it);
+    if (rc == CERTO_ENOTFOUND)
+        rc = certo_err_set(err, CERTO_EPARSE, WHERE, "no private key found");
     return rc;
 }
 
@@ -398,7 +368,7 @@ certo_key_parse(EVP_PKEY **out, const void *data, size_t len, const struct certo
                              CERTO_PEM_MAX);
     if (len == 0)
         return certo_err_set(err, CERTO_EPARSE, WHERE, "empty key input");
-    if (looks_like_pem(data, len))
+    if (certo_pem__looks_like(data, len))
         return parse_pem(out, data, len, pass, err);
     return parse_der(out, data, len, pass, err);
 }

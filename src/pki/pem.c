@@ -17,6 +17,7 @@
 #include "certo/limits.h"
 #include "certo/mem.h"
 #include "certo/pem.h"
+#include "pki/pem_iter.h"
 
 static const char *const layout_names[] = {
     [CERTO_PEM_COMBINED] = "combined",   [CERTO_PEM_KEY_FIRST] = "key-first",
@@ -65,38 +66,24 @@ is_key_block(const char *name)
 static certo_rc
 take_census(struct pem_census *c, const void *data, size_t len, struct certo_err *err)
 {
-    BIO *bio = BIO_new_mem_buf(data, (int)len);
-    certo_rc rc = CERTO_OK;
+    struct certo_pem_iter it;
+    certo_rc rc = certo_pem__iter_init(&it, data, len, err);
 
     memset(c, 0, sizeof(*c));
-    if (bio == NULL)
-        return certo_err_ossl(err, CERTO_ENOMEM, "pki.pem", "cannot allocate");
-    for (int block = 1;; block++) {
-        char *name = NULL, *header = NULL;
-        unsigned char *body = NULL;
-        long blen = 0;
-        if (PEM_read_bio(bio, &name, &header, &body, &blen) != 1) {
-            unsigned long e = ERR_peek_last_error();
-            /* Running out of blocks is the normal end; anything else is a broken block. */
-            if (ERR_GET_REASON(e) != PEM_R_NO_START_LINE)
-                rc = certo_err_ossl(err, CERTO_EPARSE, "pki.pem", "PEM block %d is malformed",
-                                    block);
-            ERR_clear_error();
+    while (rc == CERTO_OK) {
+        rc = certo_pem__iter_next(&it, err);
+        if (rc != CERTO_OK)
             break;
-        }
-        if (strcmp(name, "CERTIFICATE") == 0 || strcmp(name, "TRUSTED CERTIFICATE") == 0) {
+        if (strcmp(it.name, "CERTIFICATE") == 0 || strcmp(it.name, "TRUSTED CERTIFICATE") == 0) {
             c->certs++;
-        } else if (is_key_block(name)) {
+        } else if (is_key_block(it.name)) {
             if (c->certs == 0 && c->keys == 0)
                 c->key_first = true;
             c->keys++;
         }
-        OPENSSL_free(name);
-        OPENSSL_free(header);
-        OPENSSL_clear_free(body, (size_t)blen);
     }
-    BIO_free(bio);
-    return rc;
+    certo_pem__iter_dispose(&it);
+    return rc == CERTO_ENOTFOUND ? CERTO_OK : rc;
 }
 
 certo_rc
