@@ -72,6 +72,12 @@ CERTO_MUST_CHECK certo_rc certo_cert_info_to_json(struct certo_buf *out,
 /** SHA-256 fingerprint as upper-case hex pairs joined by ':' into 'out' (96 bytes). */
 CERTO_MUST_CHECK certo_rc certo_cert_fingerprint(char out[96], X509 *cert, struct certo_err *err);
 
+/**
+ * RFC 2253 text of a name, printable ASCII (other bytes escaped); a new string (free
+ * with certo_free), never NULL.
+ */
+char *certo_cert_name_text(const X509_NAME *name);
+
 /** True if 'key' is the private key of 'cert'. */
 bool certo_cert_matches_key(X509 *cert, EVP_PKEY *key);
 

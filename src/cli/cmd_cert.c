@@ -843,29 +843,11 @@ csr_sans(struct certo_buf *b, X509_REQ *req, bool json)
     return rc;
 }
 
-static char *
-name_text(const X509_NAME *name)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *p = NULL;
-    char *s;
-    long n;
-
-    if (bio == NULL)
-        abort();
-    if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) < 0)
-        ERR_clear_error();
-    n = BIO_get_mem_data(bio, &p);
-    s = certo_strndup(n > 0 ? p : "", n > 0 ? (size_t)n : 0);
-    BIO_free(bio);
-    return s;
-}
-
 static certo_rc
 print_csr(const struct item *it)
 {
     struct certo_buf sans;
-    char *subject = name_text(X509_REQ_get_subject_name(it->req));
+    char *subject = certo_cert_name_text(X509_REQ_get_subject_name(it->req));
     certo_rc rc;
 
     certo_buf_init(&sans, 1u << 20);
@@ -943,7 +925,7 @@ json_item(struct certo_buf *b, const struct report *r, const struct item *it, ti
         if (rc == CERTO_OK)
             rc = certo_buf_printf(b, ",\"matches_certificate\":%s}", n > 0 ? "true" : "false");
     } else {
-        char *subject = name_text(X509_REQ_get_subject_name(it->req));
+        char *subject = certo_cert_name_text(X509_REQ_get_subject_name(it->req));
         rc = certo_buf_append_str(b, "{");
         if (rc == CERTO_OK)
             rc = json_head(b, it, "csr");

@@ -246,8 +246,8 @@ printable(const unsigned char *s, size_t len, bool utf8)
  * characters, so the result is ASCII. A UTF8String holding invalid UTF-8 makes the
  * conversion fail; such names are printed again without conversion (raw bytes, escaped).
  */
-static char *
-name_text(const X509_NAME *name)
+char *
+certo_cert_name_text(const X509_NAME *name)
 {
     BIO *bio = BIO_new(BIO_s_mem());
     char *p = NULL;
@@ -255,7 +255,7 @@ name_text(const X509_NAME *name)
     long n;
 
     if (bio == NULL)
-        return NULL;
+        abort(); /* allocation failure policy (STYLE.md 3.3) */
     if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) < 0) {
         ERR_clear_error();
         (void)BIO_reset(bio);
@@ -350,7 +350,7 @@ san_from_gen(struct certo_san *san, const GENERAL_NAME *gn)
         return;
     }
     case GEN_DIRNAME: {
-        char *dn = name_text(gn->d.directoryName);
+        char *dn = certo_cert_name_text(gn->d.directoryName);
         snprintf(san->type, sizeof(san->type), "other");
         san->value = certo_asprintf("dirName:%s", dn != NULL ? dn : "");
         certo_free(dn);
@@ -401,8 +401,8 @@ certo_cert_info_get(struct certo_cert_info *info, X509 *cert, struct certo_err *
     if (rc != CERTO_OK)
         goto out;
     info->fingerprint = certo_strdup(fp);
-    info->subject = name_text(X509_get_subject_name(cert));
-    info->issuer = name_text(X509_get_issuer_name(cert));
+    info->subject = certo_cert_name_text(X509_get_subject_name(cert));
+    info->issuer = certo_cert_name_text(X509_get_issuer_name(cert));
     if (info->subject == NULL || info->issuer == NULL) {
         rc = certo_err_ossl(err, CERTO_ENOMEM, WHERE, "out of memory");
         goto out;
