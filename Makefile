@@ -7,7 +7,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
-FUZZ_SECONDS      ?= 15
+FUZZ_SECONDS      ?= 60
 FUZZ_LONG_SECONDS ?= 600
 
 # configure DIR OPTIONS: choose the generator only when the build directory is new
