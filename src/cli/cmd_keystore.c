@@ -35,6 +35,8 @@ static const struct cli_opt put_opts[] = {
      "PKCS#12: true = legacy PBE (3DES key, RC2-40 certificates, SHA-1 MAC); false (default, "
      "recommended) = PBES2 AES-256-CBC, SHA-256 MAC"},
     {"legacy", 0, CLI_FLAG, NULL, "same as --is-legacy true"},
+    {"legacy-cipher", 0, CLI_VALUE, "CIPHER",
+     "legacy PKCS#12 certificate encryption: rc2 (default, RC2-40) or 3des"},
     {"iter", 0, CLI_VALUE, "N", "PKCS#12 PBKDF2/MAC iterations (default 2048)"},
     {"layout", 0, CLI_VALUE, "LAYOUT",
      "PEM: combined, key-first, fullchain, cert, chain, key (default: as the file is)"},
@@ -60,6 +62,8 @@ static const struct cli_opt export_opts[] = {
     CLI_SECRET_OPTS("out-password", "password of the exported keystore or PEM key"),
     {"is-legacy", 0, CLI_VALUE, "BOOL", "PKCS#12 output: legacy PBE (true) or PBES2 (false)"},
     {"legacy", 0, CLI_FLAG, NULL, "same as --is-legacy true"},
+    {"legacy-cipher", 0, CLI_VALUE, "CIPHER",
+     "legacy PKCS#12 certificate encryption: rc2 (default, RC2-40) or 3des"},
     {"iter", 0, CLI_VALUE, "N", "PKCS#12 output: PBKDF2/MAC iterations (default 2048)"},
     {NULL, 0, 0, NULL, NULL},
 };
@@ -261,6 +265,19 @@ apply_write_opts(struct certo_keystore *ks, const struct cli_args *a, struct cer
         return certo_err_set(err, CERTO_EINVAL, "cli", "--is-legacy applies to PKCS#12 only");
     if (legacy_set)
         ks->p12_profile = legacy ? CERTO_P12_LEGACY_RC2 : CERTO_P12_MODERN;
+    const char *cipher = cli_get(a, "legacy-cipher");
+    if (cipher != NULL) {
+        /* RC2-40 is what old Windows exports; 3DES for certificates too avoids RC2 for
+         * consumers that lack it (REFERENCE.md 2.2). */
+        if (!legacy)
+            return certo_err_set(err, CERTO_EINVAL, "cli",
+                                 "--legacy-cipher needs --is-legacy true (or --legacy)");
+        if (strcmp(cipher, "3des") == 0)
+            ks->p12_profile = CERTO_P12_LEGACY_3DES;
+        else if (strcmp(cipher, "rc2") != 0)
+            return certo_err_set(err, CERTO_EINVAL, "cli",
+                                 "--legacy-cipher: '%.32s' is not rc2 or 3des", cipher);
+    }
     if (cli_has(a, "iter")) {
         rc = cli_int(&ks->p12_iter, a, "iter", 0, 1, 10000000, err);
         if (rc != CERTO_OK)

@@ -55,6 +55,22 @@ PY
   no_temp_files "$T"
 done
 
+# Legacy PKCS#12 profiles: RC2-40 certificates (default) or 3DES everywhere.
+expect_ok "legacy rc2" $C keystore put "$T/leg-rc2.p12" --alias a --cert "$F/leaf-ec256.crt" \
+  --key "$F/leaf-ec256.key" --password-file "$T/pw" --is-legacy true
+openssl pkcs12 -legacy -info -noout -in "$T/leg-rc2.p12" -passin pass:changeit > "$T/info" 2>&1
+expect_grep "rc2: certificates RC2-40" 'pbeWithSHA1And40BitRC2-CBC' "$T/info"
+expect_grep "rc2: MAC sha1" 'MAC: sha1' "$T/info"
+expect_ok "legacy 3des" $C keystore put "$T/leg-3des.p12" --alias a --cert "$F/leaf-ec256.crt" \
+  --key "$F/leaf-ec256.key" --password-file "$T/pw" --legacy --legacy-cipher 3des
+openssl pkcs12 -info -noout -in "$T/leg-3des.p12" -passin pass:changeit > "$T/info" 2>&1
+expect_grep "3des: read without the legacy provider" 'pbeWithSHA1And3-KeyTripleDES-CBC' "$T/info"
+if grep -q RC2 "$T/info"; then fail "3des profile used RC2"; else ok; fi
+expect_fail "--legacy-cipher without legacy" 2 "needs --is-legacy" $C keystore put "$T/x.p12" \
+  --alias a --cert "$F/leaf-ec256.crt" --key "$F/leaf-ec256.key" --password-file "$T/pw" \
+  --legacy-cipher 3des
+[ -e "$T/x.p12" ] && fail "refused put created x.p12" || ok
+
 # Copy an entry between formats: it keeps its alias unless --alias renames it.
 expect_ok "jks -> p12 with --from" $C keystore put "$T/copy.p12" --from "$T/store.jks" \
   --from-password-file "$T/pw" --from-alias web --password-file "$T/pw"
