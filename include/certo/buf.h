@@ -3,7 +3,9 @@
 /*
  * Growable byte buffer with a ceiling (curl dynbuf, OpenSSH sshbuf max_size). Every
  * append past the ceiling fails with CERTO_ETOOBIG and releases the buffer, so a caller
- * that gives up on the first error leaks nothing. Never for secrets (use certo_secret).
+ * that gives up on the first error leaks nothing. Memory is wiped when it is released or
+ * outgrown, because buffers carry serialized keystores and PEM files that hold keys;
+ * passwords still belong in certo_secret.
  * Threading: owned by one thread at a time.
  */
 #ifndef CERTO_BUF_H

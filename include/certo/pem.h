@@ -30,6 +30,13 @@ CERTO_MUST_CHECK certo_rc certo_pem_parse(struct certo_keystore *ks, const void 
 CERTO_MUST_CHECK certo_rc certo_pem_write(struct certo_buf *out, const struct certo_keystore *ks,
                                           const struct certo_secret *pass, struct certo_err *err);
 
+/**
+ * True if writing 'ks' in 'layout' keeps every entry and certificate: a full-chain,
+ * certificate or chain layout drops a key entry's key, a certificate layout holds one
+ * certificate, a key layout no certificate.
+ */
+bool certo_pem_layout_keeps_all(const struct certo_keystore *ks, enum certo_pem_layout layout);
+
 /** Static name of a layout: "combined", "key-first", "fullchain", "cert", "chain", "key". */
 const char *certo_pem_layout_name(enum certo_pem_layout layout);
 /** Parses a layout name. @return CERTO_EINVAL. */

@@ -817,9 +817,11 @@ csr_sans(struct certo_buf *b, X509_REQ *req, bool json)
         } else if (gn->type == GEN_IPADD) {
             int len = ASN1_STRING_length(gn->d.iPAddress);
             type = "IP";
-            if (inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(gn->d.iPAddress),
-                          text, sizeof(text)) == NULL ||
-                (len != 4 && len != 16))
+            /* The length comes from the request: check it before inet_ntop reads 4 or 16
+             * bytes. */
+            if ((len != 4 && len != 16) ||
+                inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(gn->d.iPAddress),
+                          text, sizeof(text)) == NULL)
                 snprintf(text, sizeof(text), "(malformed)");
         }
         /* Only printable ASCII reaches the terminal. */

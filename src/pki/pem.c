@@ -191,6 +191,31 @@ out:
     return rc;
 }
 
+bool
+certo_pem_layout_keeps_all(const struct certo_keystore *ks, enum certo_pem_layout layout)
+{
+    size_t keys = 0, certs = 0;
+
+    for (size_t i = 0; i < ks->count; i++) {
+        keys += ks->entries[i].kind == CERTO_KS_ENTRY_KEY;
+        certs += (size_t)sk_X509_num(ks->entries[i].certs);
+    }
+    switch (layout) {
+    case CERTO_PEM_COMBINED:
+    case CERTO_PEM_KEY_FIRST:
+        return keys <= 1;
+    case CERTO_PEM_FULLCHAIN:
+        return keys == 0;
+    case CERTO_PEM_CERT:
+        return keys == 0 && certs <= 1;
+    case CERTO_PEM_CHAIN:
+        return keys == 0 && certs == 0;
+    case CERTO_PEM_KEY:
+        return keys <= 1 && certs == 0;
+    }
+    return false;
+}
+
 static certo_rc
 put_certs(struct certo_buf *out, STACK_OF(X509) * certs, int from, struct certo_err *err)
 {

@@ -22,7 +22,9 @@ certo_buf_init(struct certo_buf *b, size_t max)
 void
 certo_buf_dispose(struct certo_buf *b)
 {
-    CERTO_FREE(b->data);
+    /* Buffers carry serialized keystores and PEM files with keys: always wipe. */
+    certo_free_clear(b->data, b->cap);
+    b->data = NULL;
     b->len = 0;
     b->cap = 0;
 }
@@ -49,7 +51,12 @@ reserve(struct certo_buf *b, size_t n)
     size_t cap = b->cap == 0 ? 256 : b->cap;
     while (cap < need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    b->data = certo_realloc(b->data, cap);
+    /* Not realloc: it may leave a copy of the old bytes (a key) in freed memory. */
+    unsigned char *grown = certo_malloc(cap);
+    if (b->len > 0)
+        memcpy(grown, b->data, b->len);
+    certo_free_clear(b->data, b->cap);
+    b->data = grown;
     b->cap = cap;
     return CERTO_OK;
 }

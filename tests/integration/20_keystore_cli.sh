@@ -55,6 +55,21 @@ PY
   no_temp_files "$T"
 done
 
+# PEM files grow their layout instead of dropping content on put.
+cp "$F/leaf-ec256.crt" "$T/one.pem"
+expect_ok "pem: trusted into a one-certificate file" $C keystore put "$T/one.pem" --trusted \
+  --alias myca --cert "$F/ca.crt"
+[ "$(grep -c 'BEGIN CERTIFICATE' "$T/one.pem")" = 2 ] && ok || fail "one.pem lost a certificate"
+cp "$F/leaf-ec256.crt" "$T/two.pem"
+expect_ok "pem: key entry into a certificate file" $C keystore put "$T/two.pem" \
+  --cert "$F/leaf-rsa2048.crt" --key "$F/leaf-rsa2048.key"
+grep -q 'PRIVATE KEY' "$T/two.pem" && ok || fail "two.pem: the key was not written"
+[ "$(grep -c 'BEGIN CERTIFICATE' "$T/two.pem")" = 2 ] && ok || fail "two.pem lost a certificate"
+cp "$F/fullchain-rsa2048.pem" "$T/three.pem"; cp "$T/three.pem" "$T/three.orig"
+expect_fail "pem: --layout that drops content" 2 "cannot hold" $C keystore put "$T/three.pem" \
+  --cert "$F/leaf-rsa2048.crt" --key "$F/leaf-rsa2048.key" --layout fullchain
+same_bytes "pem: refused layout leaves the file" "$T/three.orig" "$T/three.pem"
+
 # Legacy PKCS#12 profiles: RC2-40 certificates (default) or 3DES everywhere.
 expect_ok "legacy rc2" $C keystore put "$T/leg-rc2.p12" --alias a --cert "$F/leaf-ec256.crt" \
   --key "$F/leaf-ec256.key" --password-file "$T/pw" --is-legacy true
