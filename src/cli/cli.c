@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -338,6 +339,19 @@ cli_write_file(const char *path, const void *data, size_t len, mode_t mode, stru
     rc = certo_file_replace(path, data, len, mode);
     if (rc != CERTO_OK)
         return certo_err_sys(err, rc, "cli", "cannot write %s", path);
+    return CERTO_OK;
+}
+
+certo_rc
+cli_check_distinct(const char *in, const char *out, const char *out_opt, struct certo_err *err)
+{
+    struct stat si, so;
+
+    if (strcmp(out, "-") == 0 || stat(in, &si) != 0 || stat(out, &so) != 0)
+        return CERTO_OK;
+    if (si.st_dev == so.st_dev && si.st_ino == so.st_ino)
+        return certo_err_set(err, CERTO_EINVAL, "cli",
+                             "--%s: %s is the input file; write to another file", out_opt, out);
     return CERTO_OK;
 }
 

@@ -98,6 +98,13 @@ certo_rc cli_read_file(struct certo_buf *out, const char *path, size_t max, cons
 certo_rc cli_write_file(const char *path, const void *data, size_t len, mode_t mode,
                         struct certo_err *err);
 
+/**
+ * Refuses an output path that is the input file itself (same device and inode), which
+ * would replace the source with a subset of it. @return CERTO_EINVAL naming 'out_opt'.
+ */
+certo_rc cli_check_distinct(const char *in, const char *out, const char *out_opt,
+                            struct certo_err *err);
+
 /** Prints the error of a failed command on stderr and returns its exit code. */
 int cli_fail(const struct cli_cmd *cmd, certo_rc rc, const struct certo_err *err);
 /** Prints a usage error naming the problem and returns 2. */

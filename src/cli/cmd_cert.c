@@ -1238,7 +1238,9 @@ run_convert(const struct cli_cmd *cmd, struct cli_args *a)
         (fmt == OUT_PEM || fmt == OUT_DER))
         return cli_usage_error(cmd, "--key and --chain apply to --to pkcs12 and --to jks");
 
-    rc = cli_secret(&pass, a, "password", NULL, false, &err);
+    rc = cli_check_distinct(in, out, "out", &err);
+    if (rc == CERTO_OK)
+        rc = cli_secret(&pass, a, "password", NULL, false, &err);
     if (rc == CERTO_OK)
         rc = cli_secret(&out_pass, a, "out-password", NULL, false, &err);
     if (rc != CERTO_OK)

@@ -208,11 +208,13 @@ run_list(const struct cli_cmd *cmd, struct cli_args *a)
         rc = certo_keystore_load(&ks, a->pos[0], fmt, pass, &err);
     if (rc == CERTO_OK && cli_has(a, "json")) {
         rc = list_json(&out, ks, &err);
-        if (rc == CERTO_OK)
-            fwrite(out.data, 1, out.len, stdout);
+        if (rc == CERTO_OK && fwrite(out.data, 1, out.len, stdout) != out.len)
+            rc = certo_err_sys(&err, CERTO_EIO, "cli", "cannot write to standard output");
     } else if (rc == CERTO_OK) {
         rc = print_list_text(ks, &err);
     }
+    if (rc == CERTO_OK && fflush(stdout) != 0)
+        rc = certo_err_sys(&err, CERTO_EIO, "cli", "cannot write to standard output");
     certo_buf_dispose(&out);
     certo_keystore_free(ks);
     certo_secret_free(pass);
@@ -483,7 +485,9 @@ run_export(const struct cli_cmd *cmd, struct cli_args *a)
         return cli_usage_error(cmd, "--format: unknown format '%.32s' (pem, der, pkcs12, jks)",
                                format);
 
-    rc = opt_format(&fmt, a, "type", &err);
+    rc = cli_check_distinct(a->pos[0], out_path, "out", &err);
+    if (rc == CERTO_OK)
+        rc = opt_format(&fmt, a, "type", &err);
     if (rc == CERTO_OK)
         rc = cli_secret(&pass, a, "password", "Keystore password: ", false, &err);
     if (rc == CERTO_OK)

@@ -70,8 +70,7 @@ main(int argc, char **argv)
         if (strcmp(argv[1], groups[i].name) != 0)
             continue;
         if (argc < 3) {
-            fprintf(stderr, "certo %s: missing command\n", argv[1]);
-            usage(stderr);
+            fprintf(stderr, "certo %s: missing command (see 'certo --help')\n", argv[1]);
             goto out;
         }
         for (const struct cli_cmd *c = groups[i].cmds; c->name != NULL; c++) {
@@ -81,7 +80,7 @@ main(int argc, char **argv)
                 goto out;
             }
         }
-        fprintf(stderr, "certo %s: unknown command '%s'\n", argv[1], argv[2]);
+        fprintf(stderr, "certo %s: unknown command '%s' (see 'certo --help')\n", argv[1], argv[2]);
         goto out;
     }
     fprintf(stderr, "certo: unknown command '%s' (see 'certo --help')\n", argv[1]);

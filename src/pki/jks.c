@@ -521,6 +521,14 @@ read_entry(struct parser *p, uint32_t entry, struct certo_keystore *ks, struct c
             goto out;
         }
         alias = certo_strdup((const char *)p->text.data);
+        /* Aliases are printed and used as names: control characters (a forged second
+         * line, terminal escapes) are refused like any other malformed content. */
+        if (certo_keystore_alias_check(NULL, CERTO_KS_JKS, alias, NULL) != CERTO_OK) {
+            rc =
+                certo_err_set(err, CERTO_EPARSE, WHERE,
+                              "corrupt JKS: the alias of entry %u is not a valid alias", entry + 1);
+            goto out;
+        }
     }
     int64_t created_ms = (int64_t)certo_rd_u64be(&p->rd);
     if (tag == JKS_TAG_KEY) {

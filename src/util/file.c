@@ -86,6 +86,8 @@ out:
     return rc;
 }
 
+static certo_rc replace_regular(const char *path, const void *data, size_t len, mode_t new_mode);
+
 static certo_rc
 write_all(int fd, const unsigned char *p, size_t len)
 {
@@ -117,6 +119,26 @@ fsync_dir(const char *dir)
 
 certo_rc
 certo_file_replace(const char *path, const void *data, size_t len, mode_t new_mode)
+{
+    struct stat lst;
+
+    /* A link (certbot's live/ directory, a "current" link) stays a link: the file it
+     * points to is what gets replaced, in its own directory. */
+    if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+        char *target = realpath(path, NULL);
+        if (target == NULL)
+            return certo_file_rc_from_errno(errno);
+        certo_rc rc = replace_regular(target, data, len, new_mode);
+        int saved = errno;
+        certo_free(target);
+        errno = saved;
+        return rc;
+    }
+    return replace_regular(path, data, len, new_mode);
+}
+
+static certo_rc
+replace_regular(const char *path, const void *data, size_t len, mode_t new_mode)
 {
     char *dir_copy = certo_strdup(path);
     char *base_copy = certo_strdup(path);

@@ -86,6 +86,24 @@ expect_fail "--legacy-cipher without legacy" 2 "needs --is-legacy" $C keystore p
   --legacy-cipher 3des
 [ -e "$T/x.p12" ] && fail "refused put created x.p12" || ok
 
+# export onto its own input is refused (it would replace the store with one entry).
+cp "$T/store.p12" "$T/self.p12"; cp "$T/self.p12" "$T/self.orig"
+expect_fail "export onto its input" 2 "is the input file" $C keystore export "$T/self.p12" \
+  --alias web --format pkcs12 --out "$T/self.p12" --password-file "$T/pw" --out-password-file "$T/pw"
+same_bytes "export onto its input: unchanged" "$T/self.orig" "$T/self.p12"
+# A store reached through a symbolic link: the link stays, its target is replaced.
+mkdir -p "$T/arch" "$T/live"; cp "$T/store.p12" "$T/arch/store1.p12"
+ln -s ../arch/store1.p12 "$T/live/store.p12"
+expect_ok "put through a link" $C keystore put "$T/live/store.p12" --trusted --alias viaLink \
+  --cert "$F/int.crt" --password-file "$T/pw"
+[ -L "$T/live/store.p12" ] && ok || fail "the link was replaced by a file"
+expect_ok "list the target" $C keystore list "$T/arch/store1.p12" --password-file "$T/pw"
+expect_grep "target holds the new entry" '^Alias: viaLink$' "$T/out"
+no_temp_files "$T/arch"; no_temp_files "$T/live"
+# Output that cannot be written is an operation failure (exit 1).
+rc=0; $C keystore list "$T/store.p12" --password-file "$T/pw" > /dev/full 2> "$T/err" || rc=$?
+[ "$rc" = 1 ] && ok || fail "list to /dev/full: exit $rc, want 1"
+
 # Copy an entry between formats: it keeps its alias unless --alias renames it.
 expect_ok "jks -> p12 with --from" $C keystore put "$T/copy.p12" --from "$T/store.jks" \
   --from-password-file "$T/pw" --from-alias web --password-file "$T/pw"

@@ -807,6 +807,15 @@ test_pki_jks__nul_in_alias(void **state)
     b.data[20] = 'c';
     fix_digest(b.data, b.len, PASS);
     assert_int_equal(parse(NULL, b.data, b.len, PASS, NULL), CERTO_EPARSE);
+    /* A terminal escape or a newline in an alias would forge output lines: refused. */
+    b.data[19] = 0x1b;
+    b.data[20] = '[';
+    fix_digest(b.data, b.len, PASS);
+    assert_int_equal(parse(NULL, b.data, b.len, PASS, NULL), CERTO_EPARSE);
+    b.data[19] = 'a';
+    b.data[20] = '\n';
+    fix_digest(b.data, b.len, PASS);
+    assert_int_equal(parse(NULL, b.data, b.len, PASS, NULL), CERTO_EPARSE);
     certo_keystore_free(ks);
     certo_buf_dispose(&b);
 }
