@@ -1158,9 +1158,11 @@ build_keystore(struct certo_keystore *out, struct material *m, const struct cli_
                 rc = certo_keystore_put_trusted(out, en->alias, sk_X509_value(en->certs, 0),
                                                 en->created_ms, &e);
         }
-        if (rc == CERTO_OK && out->count == 0)
+        if (rc == CERTO_OK && out->count == 0 && cli_get(a, "alias") != NULL)
             rc = certo_err_set(err, CERTO_ENOTFOUND, WHERE, "--alias: %s has no entry \"%s\"",
                                in_path, cli_get(a, "alias"));
+        else if (rc == CERTO_OK && out->count == 0)
+            rc = certo_err_set(err, CERTO_EINVAL, WHERE, "%s holds no entry", in_path);
         goto out;
     }
     if (m->key == NULL && cli_get(a, "key") == NULL) {

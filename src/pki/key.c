@@ -294,13 +294,6 @@ parse_pem_block(EVP_PKEY **out, const char *name, char *header, unsigned char *d
     return parse_traditional(out, type, data, (size_t)dlen, err);
 }
 
-static bool
-is_key_block(const char *name)
-{
-    return strcmp(name, PEM_STRING_PKCS8) == 0 || strcmp(name, PEM_STRING_PKCS8INF) == 0 ||
-           strcmp(name, PEM_STRING_RSA) == 0 || strcmp(name, PEM_STRING_ECPRIVATEKEY) == 0;
-}
-
 /* True when 'data' is PEM text rather than DER: DER keys always start with a SEQUENCE. */
 /* Walks the PEM blocks of 'data' and reads the first private key among them;
  * certificates, EC PARAMETERS and anything else before it are skipped. */
@@ -314,7 +307,7 @@ parse_pem(EVP_PKEY **out, const void *data, size_t len, const struct certo_secre
     *out = NULL;
     while (rc == CERTO_OK) {
         rc = certo_pem__iter_next(&it, err);
-        if (rc == CERTO_OK && is_key_block(it.name)) {
+        if (rc == CERTO_OK && certo_pem__is_key_block(it.name)) {
             rc = parse_pem_block(out, it.name, it.header, it.body, it.len, pass, err);
             break;
         }

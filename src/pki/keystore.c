@@ -83,6 +83,7 @@ certo_ks_format_parse(enum certo_ks_format *out, const char *text, struct certo_
                  {"pfx", CERTO_KS_PKCS12},
                  {"jks", CERTO_KS_JKS}};
 
+    *out = CERTO_KS_AUTO;
     for (size_t i = 0; i < CERTO_ARRAY_LEN(names); i++) {
         if (strcasecmp(text, names[i].name) == 0) {
             *out = names[i].fmt;

@@ -36,6 +36,7 @@ certo_pem_layout_name(enum certo_pem_layout layout)
 certo_rc
 certo_pem_layout_parse(enum certo_pem_layout *out, const char *text, struct certo_err *err)
 {
+    *out = CERTO_PEM_COMBINED;
     for (size_t i = 0; i < CERTO_ARRAY_LEN(layout_names); i++) {
         if (strcmp(text, layout_names[i]) == 0) {
             *out = (enum certo_pem_layout)i;
@@ -55,14 +56,6 @@ struct pem_census {
     bool key_first; /* a key block came before the first certificate */
 };
 
-static bool
-is_key_block(const char *name)
-{
-    return strcmp(name, "PRIVATE KEY") == 0 || strcmp(name, "ENCRYPTED PRIVATE KEY") == 0 ||
-           strcmp(name, "RSA PRIVATE KEY") == 0 || strcmp(name, "EC PRIVATE KEY") == 0 ||
-           strcmp(name, "DSA PRIVATE KEY") == 0;
-}
-
 static certo_rc
 take_census(struct pem_census *c, const void *data, size_t len, struct certo_err *err)
 {
@@ -76,7 +69,7 @@ take_census(struct pem_census *c, const void *data, size_t len, struct certo_err
             break;
         if (strcmp(it.name, "CERTIFICATE") == 0 || strcmp(it.name, "TRUSTED CERTIFICATE") == 0) {
             c->certs++;
-        } else if (is_key_block(it.name)) {
+        } else if (certo_pem__is_key_block(it.name)) {
             if (c->certs == 0 && c->keys == 0)
                 c->key_first = true;
             c->keys++;

@@ -15,6 +15,13 @@ certo_pem__looks_like(const unsigned char *data, size_t len)
     return len > 0 && data[0] != 0x30 && memmem(data, len, "-----BEGIN ", 11) != NULL;
 }
 
+bool
+certo_pem__is_key_block(const char *name)
+{
+    return strcmp(name, PEM_STRING_PKCS8) == 0 || strcmp(name, PEM_STRING_PKCS8INF) == 0 ||
+           strcmp(name, PEM_STRING_RSA) == 0 || strcmp(name, PEM_STRING_ECPRIVATEKEY) == 0;
+}
+
 static void
 release_block(struct certo_pem_iter *it)
 {

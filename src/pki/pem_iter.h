@@ -26,6 +26,10 @@ struct certo_pem_iter {
 /* True if 'data' looks like PEM text rather than DER (which starts with a SEQUENCE). */
 bool certo_pem__looks_like(const unsigned char *data, size_t len);
 
+/* True for the block types of a private key we read: PKCS#8 (plain or encrypted) and the
+ * traditional RSA and EC forms. */
+bool certo_pem__is_key_block(const char *name);
+
 /* Starts a walk over 'len' bytes of 'data' (borrowed for the iterator's life). */
 CERTO_MUST_CHECK certo_rc certo_pem__iter_init(struct certo_pem_iter *it, const void *data,
                                                size_t len, struct certo_err *err);
