@@ -169,6 +169,16 @@ pbe_iterations(const X509_ALGOR *alg)
     return iter;
 }
 
+/* The key inside a decoded PrivateKeyInfo. */
+static certo_rc
+key_from_p8(EVP_PKEY **out, const PKCS8_PRIV_KEY_INFO *p8, struct certo_err *err)
+{
+    *out = EVP_PKCS82PKEY(p8);
+    if (*out == NULL)
+        return certo_err_ossl(err, CERTO_EPARSE, WHERE, "unsupported or malformed private key");
+    return CERTO_OK;
+}
+
 /* Decrypts an EncryptedPrivateKeyInfo (DER) into a key. */
 static certo_rc
 parse_encrypted_p8(EVP_PKEY **out, const unsigned char *der, size_t len,
@@ -178,7 +188,6 @@ parse_encrypted_p8(EVP_PKEY **out, const unsigned char *der, size_t len,
     X509_SIG *sig = NULL;
     PKCS8_PRIV_KEY_INFO *p8 = NULL;
     const X509_ALGOR *alg = NULL;
-    EVP_PKEY *key = NULL;
     certo_rc rc = CERTO_EINTERNAL;
     long iter;
 
@@ -205,13 +214,7 @@ parse_encrypted_p8(EVP_PKEY **out, const unsigned char *der, size_t len,
         rc = wrong_pass(err);
         goto out;
     }
-    key = EVP_PKCS82PKEY(p8);
-    if (key == NULL) {
-        rc = certo_err_ossl(err, CERTO_EPARSE, WHERE, "unsupported or malformed private key");
-        goto out;
-    }
-    *out = key;
-    rc = CERTO_OK;
+    rc = key_from_p8(out, p8, err);
 out:
     PKCS8_PRIV_KEY_INFO_free(p8);
     X509_SIG_free(sig);
@@ -224,7 +227,6 @@ parse_p8(EVP_PKEY **out, const unsigned char *der, size_t len, struct certo_err 
 {
     const unsigned char *p = der;
     PKCS8_PRIV_KEY_INFO *p8 = NULL;
-    EVP_PKEY *key = NULL;
     certo_rc rc = CERTO_EINTERNAL;
 
     *out = NULL;
@@ -233,13 +235,7 @@ parse_p8(EVP_PKEY **out, const unsigned char *der, size_t len, struct certo_err 
         rc = certo_err_ossl(err, CERTO_EPARSE, WHERE, "malformed PKCS#8 private key");
         goto out;
     }
-    key = EVP_PKCS82PKEY(p8);
-    if (key == NULL) {
-        rc = certo_err_ossl(err, CERTO_EPARSE, WHERE, "unsupported or malformed private key");
-        goto out;
-    }
-    *out = key;
-    rc = CERTO_OK;
+    rc = key_from_p8(out, p8, err);
 out:
     PKCS8_PRIV_KEY_INFO_free(p8);
     return rc;
