@@ -1095,6 +1095,9 @@ encode_flat(struct certo_buf *out, const struct material *m, enum out_format fmt
         if (m->key != NULL && out_pass != NULL)
             return certo_err_set(err, CERTO_EINVAL, WHERE,
                                  "--out-password: an encrypted key is written with --to pem");
+        if (out_pass != NULL)
+            return certo_err_set(err, CERTO_EINVAL, WHERE,
+                                 "--out-password: there is no private key to encrypt in %s", path);
         if (m->key != NULL)
             return certo_key_to_der(out, m->key, err);
         if (m->req != NULL) {
@@ -1250,6 +1253,11 @@ run_convert(const struct cli_cmd *cmd, struct cli_args *a)
     rc = read_material(&m, in, &pass, a, &err);
     if (rc != CERTO_OK)
         goto out;
+    if (m.ks != NULL && (cli_get(a, "key") != NULL || cli_get(a, "chain") != NULL)) {
+        rc = certo_err_set(&err, CERTO_EINVAL, WHERE,
+                           "--key and --chain: %s is a keystore, its entries bring their own", in);
+        goto out;
+    }
 
     if (fmt == OUT_PEM || fmt == OUT_DER) {
         if (m.ks != NULL) {

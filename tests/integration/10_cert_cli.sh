@@ -221,6 +221,13 @@ cp "$F/ca.crt" "$T/bad/out"
 expect_fail "failure keeps existing output" 2 '--san' \
   $C cert selfsign --key key-rsa.pem --subject CN=x --san '-bad' --out "$T/bad/out"
 same_bytes "existing output untouched" "$T/bad/out" "$F/ca.crt"
+# Options that would be silently ignored are refused.
+expect_fail "--out-password for a certificate" 2 '--out-password' \
+  $C cert convert "$F/leaf-ec256.crt" --to der --out "$T/bad/c.der" --out-password-file "$T/pw"
+expect_fail "--key with a keystore input" 2 'is a keystore' \
+  $C cert convert "$F/keytool.jks" --to pkcs12 --key "$F/leaf-ec256.key" --password changeit \
+  --out "$T/bad/k.p12"
+[ -e "$T/bad/c.der" ] || [ -e "$T/bad/k.p12" ] && fail "a refused convert wrote a file" || ok
 no_temp_files "$T/bad"
 no_temp_files "$T"
 
