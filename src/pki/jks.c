@@ -18,6 +18,7 @@
 #include "certo/cert.h"
 #include "certo/clock.h"
 #include "certo/jks.h"
+#include "certo/key.h"
 #include "certo/limits.h"
 #include "certo/mem.h"
 #include "certo/reader.h"
@@ -788,31 +789,23 @@ put_cert(struct writer *w, X509 *x, const char *alias, struct certo_err *err)
  */
 static certo_rc
 put_protected_key(struct writer *w, struct sha1 *h, EVP_PKEY *key, const unsigned char *pw,
-                  size_t pwlen, const char *alias, struct certo_err *err)
+                  size_t pwlen, struct certo_err *err)
 {
-    PKCS8_PRIV_KEY_INFO *p8 = NULL;
-    unsigned char *plain = NULL, *r = NULL, *epki = NULL;
+    struct certo_buf p8;
+    unsigned char *r = NULL, *epki = NULL;
     size_t n = 0, rlen = 0;
     int elen = 0;
     X509_SIG *sig = NULL;
     ASN1_OBJECT *oid = NULL;
     certo_rc rc = CERTO_EINTERNAL;
 
-    p8 = EVP_PKEY2PKCS8(key);
-    int klen = p8 != NULL ? i2d_PKCS8_PRIV_KEY_INFO(p8, NULL) : -1;
-    if (klen <= 0 || klen > INT32_MAX - SALT_LEN - SHA1_LEN) {
-        rc = certo_err_ossl(err, CERTO_ECRYPTO, WHERE, "cannot encode the key of alias '%.64s'",
-                            alias);
+    /* The plaintext PKCS#8 lives in a certo_buf, which is wiped when disposed. */
+    certo_buf_init(&p8, CERTO_DER_MAX);
+    rc = certo_key_to_der(&p8, key, err);
+    if (rc != CERTO_OK)
         goto out;
-    }
-    n = (size_t)klen;
-    plain = certo_malloc(n);
-    unsigned char *q = plain;
-    if (i2d_PKCS8_PRIV_KEY_INFO(p8, &q) != klen) {
-        rc = certo_err_ossl(err, CERTO_ECRYPTO, WHERE, "cannot encode the key of alias '%.64s'",
-                            alias);
-        goto out;
-    }
+    const unsigned char *plain = p8.data;
+    n = p8.len;
     rlen = SALT_LEN + n + SHA1_LEN;
     r = certo_malloc(rlen);
     rc = certo_rand_bytes(r, SALT_LEN);
@@ -859,8 +852,7 @@ out:
     X509_SIG_free(sig);
     ASN1_OBJECT_free(oid);
     certo_free_clear(r, rlen);
-    certo_free_clear(plain, n);
-    PKCS8_PRIV_KEY_INFO_free(p8);
+    certo_buf_dispose(&p8);
     return rc;
 }
 
@@ -907,7 +899,7 @@ put_entry(struct writer *w, struct sha1 *h, const struct certo_ks_entry *e, cons
         goto out;
     put_u64(w, (uint64_t)ms);
     if (e->kind == CERTO_KS_ENTRY_KEY) {
-        rc = put_protected_key(w, h, e->key, pw, pwlen, e->alias, err);
+        rc = put_protected_key(w, h, e->key, pw, pwlen, err);
         if (rc != CERTO_OK)
             goto out;
         put_u32(w, (uint32_t)ncerts);
