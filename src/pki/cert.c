@@ -156,25 +156,13 @@ out:
 certo_rc
 certo_cert_to_pem(struct certo_buf *out, X509 *cert, struct certo_err *err)
 {
-    BIO *bio = NULL;
-    char *p = NULL;
-    long n;
-    certo_rc rc = CERTO_EINTERNAL;
+    BIO *bio = BIO_new(BIO_s_mem());
+    certo_rc rc;
 
-    bio = BIO_new(BIO_s_mem());
-    if (bio == NULL || PEM_write_bio_X509(bio, cert) != 1) {
+    if (bio == NULL || PEM_write_bio_X509(bio, cert) != 1)
         rc = certo_err_ossl(err, CERTO_ECRYPTO, WHERE, "cannot write the certificate");
-        goto out;
-    }
-    n = BIO_get_mem_data(bio, &p);
-    if (n <= 0 || p == NULL) {
-        rc = certo_err_ossl(err, CERTO_ECRYPTO, WHERE, "cannot write the certificate");
-        goto out;
-    }
-    rc = certo_buf_append(out, p, (size_t)n);
-    if (rc != CERTO_OK)
-        rc = certo_err_set(err, rc, WHERE, "output buffer limit reached");
-out:
+    else
+        rc = certo_pem__bio_to_buf(out, bio, "the certificate", err);
     BIO_free(bio);
     return rc;
 }

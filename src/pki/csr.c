@@ -634,19 +634,12 @@ certo_rc
 certo_csr_to_pem(struct certo_buf *out, X509_REQ *req, struct certo_err *err)
 {
     BIO *bio = BIO_new(BIO_s_mem());
-    char *p = NULL;
-    long n;
-    certo_rc rc = CERTO_EINTERNAL;
+    certo_rc rc;
 
-    if (bio == NULL || PEM_write_bio_X509_REQ(bio, req) != 1) {
+    if (bio == NULL || PEM_write_bio_X509_REQ(bio, req) != 1)
         rc = certo_err_ossl(err, CERTO_ECRYPTO, WHERE, "cannot write the request");
-        goto out;
-    }
-    n = BIO_get_mem_data(bio, &p);
-    rc = certo_buf_append(out, p, n > 0 ? (size_t)n : 0);
-    if (rc != CERTO_OK)
-        rc = certo_err_set(err, rc, WHERE, "output buffer limit reached");
-out:
+    else
+        rc = certo_pem__bio_to_buf(out, bio, "the request", err);
     BIO_free(bio);
     return rc;
 }

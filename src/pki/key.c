@@ -362,20 +362,6 @@ certo_key_parse(EVP_PKEY **out, const void *data, size_t len, const struct certo
     return parse_der(out, data, len, pass, err);
 }
 
-/* Moves the contents of a memory BIO to 'out'. */
-static certo_rc
-bio_to_buf(struct certo_buf *out, BIO *bio, struct certo_err *err)
-{
-    char *p = NULL;
-    long n = BIO_get_mem_data(bio, &p);
-
-    if (n < 0 || p == NULL)
-        return certo_err_ossl(err, CERTO_ECRYPTO, WHERE, "cannot serialize the key");
-    if (certo_buf_append(out, p, (size_t)n) != CERTO_OK)
-        return certo_err_set(err, CERTO_ETOOBIG, WHERE, "output buffer limit reached");
-    return CERTO_OK;
-}
-
 /*
  * Encrypted PKCS#8 with explicit parameters: PBES2, PBKDF2 with HMAC-SHA256 (RFC 8018
  * section 6.2 and appendix B.1.2), AES-256-CBC. OpenSSL's defaults would pick the same
@@ -438,7 +424,7 @@ certo_key_to_pem(struct certo_buf *out, EVP_PKEY *key, const struct certo_secret
         rc = certo_err_ossl(err, CERTO_ECRYPTO, WHERE, "cannot write the private key");
         goto out;
     }
-    rc = bio_to_buf(out, bio, err);
+    rc = certo_pem__bio_to_buf(out, bio, "the private key", err);
 out:
     BIO_free(bio);
     return rc;

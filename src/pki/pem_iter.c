@@ -22,6 +22,19 @@ certo_pem__is_key_block(const char *name)
            strcmp(name, PEM_STRING_RSA) == 0 || strcmp(name, PEM_STRING_ECPRIVATEKEY) == 0;
 }
 
+certo_rc
+certo_pem__bio_to_buf(struct certo_buf *out, BIO *bio, const char *what, struct certo_err *err)
+{
+    char *p = NULL;
+    long n = BIO_get_mem_data(bio, &p);
+
+    if (n <= 0 || p == NULL)
+        return certo_err_ossl(err, CERTO_ECRYPTO, "pki.pem", "cannot write %s", what);
+    if (certo_buf_append(out, p, (size_t)n) != CERTO_OK)
+        return certo_err_set(err, CERTO_ETOOBIG, "pki.pem", "output buffer limit reached");
+    return CERTO_OK;
+}
+
 static void
 release_block(struct certo_pem_iter *it)
 {

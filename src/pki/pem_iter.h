@@ -12,6 +12,7 @@
 
 #include <openssl/bio.h>
 
+#include "certo/buf.h"
 #include "certo/err.h"
 
 struct certo_pem_iter {
@@ -29,6 +30,14 @@ bool certo_pem__looks_like(const unsigned char *data, size_t len);
 /* True for the block types of a private key we read: PKCS#8 (plain or encrypted) and the
  * traditional RSA and EC forms. */
 bool certo_pem__is_key_block(const char *name);
+
+/*
+ * Appends what a PEM writer put in memory BIO 'bio' to 'out'. 'what' names the object
+ * for the message ("the certificate").
+ * @return CERTO_ECRYPTO if the BIO holds nothing, CERTO_ETOOBIG past the buffer's ceiling.
+ */
+CERTO_MUST_CHECK certo_rc certo_pem__bio_to_buf(struct certo_buf *out, BIO *bio, const char *what,
+                                                struct certo_err *err);
 
 /* Starts a walk over 'len' bytes of 'data' (borrowed for the iterator's life). */
 CERTO_MUST_CHECK certo_rc certo_pem__iter_init(struct certo_pem_iter *it, const void *data,
