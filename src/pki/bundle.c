@@ -42,17 +42,12 @@ read_input(struct certo_buf *b, const char *path, const char *what, struct certo
     return CERTO_OK;
 }
 
-/* Appends the certificates of 'path' to 'all'; a file without any is an error. */
+/* Appends the certificates of 'b' to 'all'; input without any is an error. */
 static certo_rc
-add_certs_from(STACK_OF(X509) * all, const char *path, const char *what, struct certo_err *err)
+add_certs_from(STACK_OF(X509) * all, const struct certo_buf *b, struct certo_err *err)
 {
-    struct certo_buf b;
     STACK_OF(X509) *certs = NULL;
-    certo_rc rc = read_input(&b, path, what, err);
-    if (rc != CERTO_OK)
-        return rc;
-    rc = certo_cert_parse_all(&certs, b.data, b.len, err);
-    certo_buf_dispose(&b);
+    certo_rc rc = certo_cert_parse_all(&certs, b->data, b->len, err);
     if (rc != CERTO_OK)
         return rc;
     while (sk_X509_num(certs) > 0) {
@@ -68,33 +63,58 @@ add_certs_from(STACK_OF(X509) * all, const char *path, const char *what, struct 
     return CERTO_OK;
 }
 
+/* Refuses a certificate the user gave that is not part of the ordered chain: a wrong
+ * intermediate or another site's bundle is a mistake, not something to drop silently. */
+static certo_rc
+check_all_used(STACK_OF(X509) * all, STACK_OF(X509) * chain, struct certo_err *err)
+{
+    for (int i = 0; i < sk_X509_num(all); i++) {
+        X509 *c = sk_X509_value(all, i);
+        bool used = false;
+        for (int j = 0; j < sk_X509_num(chain) && !used; j++)
+            used = X509_cmp(sk_X509_value(chain, j), c) == 0;
+        if (!used) {
+            char *name = certo_cert_name_text(X509_get_subject_name(c));
+            certo_rc rc =
+                certo_err_set(err, CERTO_EINVAL, "pki.bundle",
+                              "certificate %s does not belong to the chain of the leaf", name);
+            certo_free(name);
+            return rc;
+        }
+    }
+    return CERTO_OK;
+}
+
 static certo_rc
 load_from_files(struct certo_bundle *b, const struct certo_bundle_src *src, struct certo_err *err)
 {
     STACK_OF(X509) *all = sk_X509_new_null();
-    struct certo_buf kb = {0};
+    struct certo_buf cb = {0}, xb = {0};
     certo_rc rc = CERTO_EINTERNAL;
 
     if (all == NULL)
         abort();
-    rc = add_certs_from(all, src->cert_path, "certificate", err);
+    rc = read_input(&cb, src->cert_path, "certificate", err);
+    if (rc == CERTO_OK)
+        rc = add_certs_from(all, &cb, err);
+    if (rc == CERTO_OK && src->chain_path != NULL) {
+        rc = read_input(&xb, src->chain_path, "chain", err);
+        if (rc == CERTO_OK)
+            rc = add_certs_from(all, &xb, err);
+        certo_buf_dispose(&xb);
+    }
     if (rc != CERTO_OK)
         goto out;
-    if (src->chain_path != NULL) {
-        rc = add_certs_from(all, src->chain_path, "chain", err);
-        if (rc != CERTO_OK)
-            goto out;
+    /* The key sits in its own file or inside the certificate file (combined PEM). */
+    if (src->key_path != NULL) {
+        rc = read_input(&xb, src->key_path, "key", err);
+        if (rc == CERTO_OK)
+            rc = certo_key_parse(&b->key, xb.data, xb.len, src->key_pass, err);
+    } else if (memmem(cb.data, cb.len, "PRIVATE KEY-----", 16) != NULL) {
+        rc = certo_key_parse(&b->key, cb.data, cb.len, src->key_pass, err);
     }
-    /* The key may sit in its own file or inside the certificate file (combined PEM). */
-    const char *key_path = src->key_path != NULL ? src->key_path : src->cert_path;
-    rc = read_input(&kb, key_path, "key", err);
     if (rc != CERTO_OK)
         goto out;
-    if (src->key_path != NULL || memmem(kb.data, kb.len, "PRIVATE KEY-----", 16) != NULL) {
-        rc = certo_key_parse(&b->key, kb.data, kb.len, src->key_pass, err);
-        if (rc != CERTO_OK)
-            goto out;
-    }
     if (b->key != NULL && !certo_cert_matches_key(sk_X509_value(all, 0), b->key)) {
         /* The first certificate of --cert is the one the user means as the leaf. */
         rc = certo_err_set(err, CERTO_EINVAL, "pki.bundle",
@@ -102,27 +122,11 @@ load_from_files(struct certo_bundle *b, const struct certo_bundle_src *src, stru
         goto out;
     }
     rc = certo_chain_order(&b->chain, all, b->key, true, err);
-    if (rc != CERTO_OK)
-        goto out;
-    /* A certificate the user gave that is not part of the chain is a mistake (a wrong
-     * intermediate, the bundle of another site): refuse it rather than drop it. */
-    for (int i = 0; i < sk_X509_num(all); i++) {
-        X509 *c = sk_X509_value(all, i);
-        bool used = false;
-        for (int j = 0; j < sk_X509_num(b->chain) && !used; j++)
-            used = X509_cmp(sk_X509_value(b->chain, j), c) == 0;
-        if (!used) {
-            char name[256];
-            X509_NAME_oneline(X509_get_subject_name(c), name, sizeof(name));
-            rc = certo_err_set(err, CERTO_EINVAL, "pki.bundle",
-                               "certificate %s does not belong to the chain of the leaf", name);
-            goto out;
-        }
-    }
+    if (rc == CERTO_OK)
+        rc = check_all_used(all, b->chain, err);
 out:
-    if (kb.data != NULL)
-        OPENSSL_cleanse(kb.data, kb.len);
-    certo_buf_dispose(&kb);
+    certo_buf_dispose(&xb); /* buffers are wiped: they may hold a key */
+    certo_buf_dispose(&cb);
     certo_certs_free(all);
     return rc;
 }
