@@ -217,6 +217,16 @@ certo_keystore_default_alias(enum certo_ks_format format, X509 *cert)
     return alias;
 }
 
+static bool
+is_ascii(const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if ((unsigned char)*s >= 0x80)
+            return false;
+    }
+    return true;
+}
+
 /* Java looks JKS and PKCS#12 aliases up case-insensitively; PEM has no alias semantics
  * beyond our own, so it compares exactly. */
 static bool
@@ -226,6 +236,10 @@ alias_eq(enum certo_ks_format format, const char *a, const char *b)
         return strcmp(a, b) == 0;
     if (strcasecmp(a, b) == 0)
         return true;
+    /* strcasecmp is the whole answer for ASCII; lower-casing allocates, and readers look up
+     * every alias they add, so keep it for the rare non-ASCII alias. */
+    if (is_ascii(a) && is_ascii(b))
+        return false;
     char *la = lower_utf8(a), *lb = lower_utf8(b);
     bool eq = strcmp(la, lb) == 0;
     certo_free(la);
