@@ -37,6 +37,15 @@ CERTO_MUST_CHECK certo_rc certo_pem_write(struct certo_buf *out, const struct ce
  */
 bool certo_pem_layout_keeps_all(const struct certo_keystore *ks, enum certo_pem_layout layout);
 
+/**
+ * Grows ks->pem_layout so that writing keeps every entry. A PEM file's layout comes from
+ * what it held (one certificate reads as the certificate layout); after a put it may hold
+ * more, and rewriting it in the old layout would silently drop the rest. A certificate-only
+ * store becomes a full chain; a store with a key becomes combined (key first if it was a
+ * key file). @return CERTO_EINVAL if no layout can hold it (several keys).
+ */
+CERTO_MUST_CHECK certo_rc certo_pem_layout_fit(struct certo_keystore *ks, struct certo_err *err);
+
 /** Static name of a layout: "combined", "key-first", "fullchain", "cert", "chain", "key". */
 const char *certo_pem_layout_name(enum certo_pem_layout layout);
 /** Parses a layout name. @return CERTO_EINVAL. */

@@ -296,33 +296,15 @@ apply_write_opts(struct certo_keystore *ks, const struct cli_args *a, struct cer
     return CERTO_OK;
 }
 
-/*
- * A PEM file's layout comes from what it held: one certificate reads as the "cert"
- * layout. After a put it may hold more (a key, a second certificate); rewriting it in the
- * old layout would silently drop them. Grow the layout instead, or refuse a --layout that
- * cannot hold the content.
- */
+/* An explicit --layout must hold the whole file; otherwise the layout grows to fit. */
 static certo_rc
 keep_pem_content(struct certo_keystore *ks, bool layout_given, struct certo_err *err)
 {
-    if (certo_pem_layout_keeps_all(ks, ks->pem_layout))
-        return CERTO_OK;
-    if (layout_given)
+    if (layout_given && !certo_pem_layout_keeps_all(ks, ks->pem_layout))
         return certo_err_set(err, CERTO_EINVAL, "cli",
                              "--layout %s cannot hold every entry of the file",
                              certo_pem_layout_name(ks->pem_layout));
-    bool has_key = false;
-    for (size_t i = 0; i < ks->count; i++)
-        has_key = has_key || ks->entries[i].kind == CERTO_KS_ENTRY_KEY;
-    if (!has_key)
-        ks->pem_layout = CERTO_PEM_FULLCHAIN;
-    else if (ks->pem_layout == CERTO_PEM_KEY)
-        ks->pem_layout = CERTO_PEM_KEY_FIRST;
-    else
-        ks->pem_layout = CERTO_PEM_COMBINED;
-    if (!certo_pem_layout_keeps_all(ks, ks->pem_layout))
-        return certo_err_set(err, CERTO_EINVAL, "cli", "a PEM file holds one private key");
-    return CERTO_OK;
+    return certo_pem_layout_fit(ks, err);
 }
 
 static int

@@ -209,6 +209,26 @@ certo_pem_layout_keeps_all(const struct certo_keystore *ks, enum certo_pem_layou
     return false;
 }
 
+certo_rc
+certo_pem_layout_fit(struct certo_keystore *ks, struct certo_err *err)
+{
+    bool has_key = false;
+
+    if (certo_pem_layout_keeps_all(ks, ks->pem_layout))
+        return CERTO_OK;
+    for (size_t i = 0; i < ks->count; i++)
+        has_key = has_key || ks->entries[i].kind == CERTO_KS_ENTRY_KEY;
+    if (!has_key)
+        ks->pem_layout = CERTO_PEM_FULLCHAIN;
+    else if (ks->pem_layout == CERTO_PEM_KEY)
+        ks->pem_layout = CERTO_PEM_KEY_FIRST;
+    else
+        ks->pem_layout = CERTO_PEM_COMBINED;
+    if (!certo_pem_layout_keeps_all(ks, ks->pem_layout))
+        return certo_err_set(err, CERTO_EINVAL, "pki.pem", "a PEM file holds one private key");
+    return CERTO_OK;
+}
+
 static certo_rc
 put_certs(struct certo_buf *out, STACK_OF(X509) * certs, int from, struct certo_err *err)
 {

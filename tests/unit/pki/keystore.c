@@ -237,6 +237,32 @@ test_pki_keystore__pem_certs_only_and_two_keys(void **state)
 }
 
 static void
+test_pki_keystore__pem_layout_fit(void **state)
+{
+    struct certo_keystore *ks = parse_pem_fixture("leaf-ec256.crt", NULL, CERTO_OK);
+    STACK_OF(X509) *ca = t_fixture_certs("ca.crt");
+    STACK_OF(X509) *rsa = t_fixture_certs("leaf-rsa2048.crt");
+    EVP_PKEY *krsa = t_fixture_key("leaf-rsa2048.key");
+    (void)state;
+    assert_int_equal(ks->pem_layout, CERTO_PEM_CERT);
+    assert_int_equal(certo_pem_layout_fit(ks, NULL), CERTO_OK);
+    assert_int_equal(ks->pem_layout, CERTO_PEM_CERT); /* already holds everything */
+    assert_int_equal(certo_keystore_put_trusted(ks, "ca", sk_X509_value(ca, 0), 0, NULL), CERTO_OK);
+    assert_false(certo_pem_layout_keeps_all(ks, CERTO_PEM_CERT));
+    assert_int_equal(certo_pem_layout_fit(ks, NULL), CERTO_OK);
+    assert_int_equal(ks->pem_layout, CERTO_PEM_FULLCHAIN);
+    assert_int_equal(certo_keystore_put_key(ks, "k", krsa, rsa, 0, NULL), CERTO_OK);
+    assert_int_equal(certo_pem_layout_fit(ks, NULL), CERTO_OK);
+    assert_int_equal(ks->pem_layout, CERTO_PEM_COMBINED);
+    assert_true(certo_pem_layout_keeps_all(ks, CERTO_PEM_KEY_FIRST));
+    assert_false(certo_pem_layout_keeps_all(ks, CERTO_PEM_KEY));
+    certo_keystore_free(ks);
+    certo_certs_free(ca);
+    certo_certs_free(rsa);
+    EVP_PKEY_free(krsa);
+}
+
+static void
 test_pki_keystore__detect(void **state)
 {
     struct certo_buf b;
@@ -322,6 +348,7 @@ main(void)
         cmocka_unit_test(test_pki_keystore__add_take_duplicate),
         cmocka_unit_test(test_pki_keystore__pem_combined_roundtrip),
         cmocka_unit_test(test_pki_keystore__pem_certs_only_and_two_keys),
+        cmocka_unit_test(test_pki_keystore__pem_layout_fit),
         cmocka_unit_test(test_pki_keystore__detect),
         cmocka_unit_test(test_pki_keystore__save_atomic),
         cmocka_unit_test(test_pki_keystore__bundle_sources),
