@@ -62,7 +62,7 @@ check: deps format-check checksrc test asan fuzz-check
 	@echo "make check: all tests passed"
 
 format:
-	clang-format -i $$(git ls-files '*.c' '*.h')
+	clang-format -i $$(git ls-files --cached --others --exclude-standard "*.c" "*.h")
 
 bench: build
 	bench/keystore/run.sh $(BUILD)/bin/certo

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* layer: pki */
+/* layer: gateway */
 /*
  * libcerto umbrella header: everything a face (CLI, tests, embedders) may use.
  */
@@ -17,6 +17,8 @@
 #include "certo/file.h"
 #include "certo/clock.h"
 #include "certo/log.h"
+#include "certo/exec.h"
+#include "certo/uuid.h"
 #include "certo/key.h"
 #include "certo/cert.h"
 #include "certo/csr.h"
@@ -26,5 +28,9 @@
 #include "certo/pkcs12.h"
 #include "certo/jks.h"
 #include "certo/bundle.h"
+#include "certo/seal.h"
+#include "certo/store.h"
+#include "certo/endpoint.h"
+#include "certo/registry.h"
 
 #endif

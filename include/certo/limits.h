@@ -23,4 +23,8 @@
 #define CERTO_SANS_MAX             1000  /* subjectAltName entries in a CSR or certificate */
 #define CERTO_VALIDITY_DAYS_MAX    36500 /* days of validity for a certificate we sign */
 
+/* Running programs and storing records. */
+#define CERTO_LIMIT_EXEC_OUTPUT (1u * 1024 * 1024) /* stdout or stderr kept from one child */
+#define CERTO_PATH_MAX          4096               /* characters of a path given by a user */
+
 #endif

@@ -28,10 +28,46 @@ name_eq(const char *typed, size_t len, const char *name)
     size_t i;
     for (i = 0; i < len && name[i] != '\0'; i++) {
         char c = typed[i] == '_' ? '-' : typed[i];
-        if (c != name[i])
+        char t = name[i] == '_' ? '-' : name[i];
+        if (c != t)
             return false;
     }
     return i == len && name[i] == '\0';
+}
+
+bool
+cli_opt_name_eq(const char *a, const char *b)
+{
+    return name_eq(a, strlen(a), b);
+}
+
+/*
+ * Prints 'text' from column 'col' on, wrapped at 100 columns, continuation lines
+ * indented to 'col'.
+ */
+static void
+print_wrapped(const char *text, int col)
+{
+    const int width = 100;
+    int at = col;
+
+    while (*text != '\0') {
+        const char *sp = strchr(text, ' ');
+        int word = sp != NULL ? (int)(sp - text) : (int)strlen(text);
+        if (at > col && at + 1 + word > width) {
+            printf("\n%*s", col, "");
+            at = col;
+        } else if (at > col) {
+            putchar(' ');
+            at++;
+        }
+        printf("%.*s", word, text);
+        at += word;
+        text += word;
+        while (*text == ' ')
+            text++;
+    }
+    putchar('\n');
 }
 
 static void
@@ -51,9 +87,12 @@ print_help(const struct cli_cmd *cmd)
         else
             snprintf(left, sizeof(left), "--%s %s", o->name, o->metavar ? o->metavar : "VALUE");
         if (o->short_name != 0)
-            printf("  -%c, %-28s %s\n", o->short_name, left, o->help);
+            printf("  -%c, %-28s ", o->short_name, left);
         else
-            printf("      %-28s %s\n", left, o->help);
+            printf("      %-28s ", left);
+        if (strlen(left) > 28)
+            printf("\n%35s", "");
+        print_wrapped(o->help, 35);
     }
     printf("  -h, --help                       show this help\n");
 }
@@ -178,7 +217,7 @@ static const struct cli_val *
 find_val(const struct cli_args *a, const char *name)
 {
     for (size_t i = 0; a->cmd->opts != NULL && a->cmd->opts[i].name != NULL; i++) {
-        if (strcmp(a->cmd->opts[i].name, name) == 0)
+        if (cli_opt_name_eq(a->cmd->opts[i].name, name))
             return &a->vals[i];
     }
     /* Asking for an option the table does not have is a programming error. */

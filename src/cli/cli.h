@@ -44,6 +44,8 @@ struct cli_cmd {
     const struct cli_opt *opts; /* terminated by {NULL} */
     size_t min_pos, max_pos;    /* positional argument count bounds */
     int (*run)(const struct cli_cmd *cmd, struct cli_args *args);
+    /* Optional: takes the raw arguments instead of cli_parse + run (`tls add TYPE`). */
+    int (*raw)(const struct cli_cmd *cmd, int argc, char **argv);
 };
 
 struct cli_val {
@@ -67,6 +69,9 @@ struct cli_args {
  */
 int cli_parse(struct cli_args *out, const struct cli_cmd *cmd, int argc, char **argv, bool *done);
 void cli_args_dispose(struct cli_args *a);
+
+/** True if option names 'a' and 'b' are the same, '_' and '-' being equal. */
+bool cli_opt_name_eq(const char *a, const char *b);
 
 /** Value of option 'name', or NULL when not given. */
 const char *cli_get(const struct cli_args *a, const char *name);
@@ -116,5 +121,7 @@ certo_rc cli_json_str(struct certo_buf *b, const char *s);
 /* Command tables of each file: NULL-name terminated. */
 extern const struct cli_cmd cli_cert_cmds[];
 extern const struct cli_cmd cli_keystore_cmds[];
+extern const struct cli_cmd cli_tls_cmds[];
+extern const struct cli_cmd cli_store_cmds[];
 
 #endif

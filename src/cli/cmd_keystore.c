@@ -520,12 +520,13 @@ out:
 
 const struct cli_cmd cli_keystore_cmds[] = {
     {"keystore list", "[options] KEYSTORE", "list the entries of a PEM, PKCS#12 or JKS keystore",
-     list_opts, 1, 1, run_list},
+     list_opts, 1, 1, run_list, NULL},
     {"keystore put", "[options] KEYSTORE",
      "add or replace one entry (the file is created if missing; other entries are kept)", put_opts,
-     1, 1, run_put},
-    {"keystore remove", "[options] KEYSTORE", "remove one entry", remove_opts, 1, 1, run_remove},
+     1, 1, run_put, NULL},
+    {"keystore remove", "[options] KEYSTORE", "remove one entry", remove_opts, 1, 1, run_remove,
+     NULL},
     {"keystore export", "[options] KEYSTORE", "write one entry as PEM, DER, PKCS#12 or JKS",
-     export_opts, 1, 1, run_export},
-    {NULL, NULL, NULL, NULL, 0, 0, NULL},
+     export_opts, 1, 1, run_export, NULL},
+    {NULL, NULL, NULL, NULL, 0, 0, NULL, NULL},
 };

@@ -20,6 +20,8 @@ static const struct group groups[] = {
     {"cert", "keys, CSRs, certificates: keygen, csr, selfsign, sign, inspect, convert",
      cli_cert_cmds},
     {"keystore", "PEM, PKCS#12 and JKS keystores: list, put, remove, export", cli_keystore_cmds},
+    {"tls", "the gateway's endpoints: add, list, show, update, remove", cli_tls_cmds},
+    {"store", "credential stores for endpoint credentials: add, list, remove", cli_store_cmds},
 };
 
 static void
@@ -39,7 +41,11 @@ run_cmd(const struct cli_cmd *cmd, int argc, char **argv)
 {
     struct cli_args args;
     bool done = false;
-    int code = cli_parse(&args, cmd, argc, argv, &done);
+    int code;
+
+    if (cmd->raw != NULL)
+        return cmd->raw(cmd, argc, argv);
+    code = cli_parse(&args, cmd, argc, argv, &done);
     if (code == 0 && !done)
         code = cmd->run(cmd, &args);
     cli_args_dispose(&args);

@@ -1,0 +1,718 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `certo tls add|list|show|update|remove` (cli layer): the gateway's endpoint registry,
+ * seed 004 "Add an endpoint". The options of `tls add TYPE` come from the endpoint field
+ * table, so each type offers exactly the seed's options, in both spellings
+ * (--connection_type, --connection-type). Secrets are taken from the command line (with a
+ * warning), a file, an environment variable or a prompt, and never printed.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "certo/registry.h"
+#include "cli/cli.h"
+
+#define OPTS_MAX 64
+
+#define DATA_HELP                                                                                  \
+    "the gateway's data directory (default: $CERTO_HOME, /var/lib/certo for root, else "           \
+    "~/.local/share/certo)"
+
+struct optset {
+    struct cli_opt o[OPTS_MAX];
+    size_t n;
+};
+
+/* The -file and -env forms of each secret option (cli_secret finds them by name). */
+static const char *const secret_file_opt[CERTO_F__COUNT] = {
+    [CERTO_F_PASSWORD] = "password_file",
+    [CERTO_F_SSH_KEY_PASSWORD] = "ssh_key_password_file",
+    [CERTO_F_STORE_PASSWORD] = "store_password_file",
+};
+static const char *const secret_env_opt[CERTO_F__COUNT] = {
+    [CERTO_F_PASSWORD] = "password_env",
+    [CERTO_F_SSH_KEY_PASSWORD] = "ssh_key_password_env",
+    [CERTO_F_STORE_PASSWORD] = "store_password_env",
+};
+
+static void
+push(struct optset *s, const char *name, enum cli_opt_kind kind, const char *metavar,
+     const char *help)
+{
+    CERTO_ASSERT(s->n + 1 < OPTS_MAX);
+    s->o[s->n].name = name;
+    s->o[s->n].short_name = 0;
+    s->o[s->n].kind = kind;
+    s->o[s->n].metavar = metavar;
+    s->o[s->n].help = help;
+    s->n++;
+    memset(&s->o[s->n], 0, sizeof(s->o[s->n]));
+}
+
+static char conn_help[CERTO_EP__COUNT][256];
+
+static const char *
+connection_help(enum certo_ep_type type)
+{
+    char *h = conn_help[type];
+    size_t o = (size_t)snprintf(h, sizeof(conn_help[type]), "%s The valid types are:",
+                                certo_ep_field_help(CERTO_F_CONNECTION_TYPE, type));
+    unsigned valid = certo_ep_conns(type);
+    bool first = true;
+
+    for (int c = 0; c < CERTO_CONN__COUNT && o < sizeof(conn_help[type]); c++) {
+        if ((valid & (1u << c)) == 0)
+            continue;
+        o += (size_t)snprintf(h + o, sizeof(conn_help[type]) - o, "%s %s", first ? "" : ",",
+                              certo_conn_name((enum certo_conn)c));
+        first = false;
+    }
+    return h;
+}
+
+/* The options of one endpoint type, or of every type ('type' < 0, for update). */
+static void
+build_opts(struct optset *s, int type)
+{
+    memset(s, 0, sizeof(*s));
+    for (int f = 0; f < CERTO_F__COUNT; f++) {
+        const struct certo_ep_field_info *fi = certo_ep_field_info((enum certo_ep_field)f);
+        enum certo_ep_type ht = type >= 0 ? (enum certo_ep_type)type : CERTO_EP_P12;
+        if (type >= 0 && !certo_ep_has_field((enum certo_ep_type)type, (enum certo_ep_field)f))
+            continue;
+        const char *help = f == CERTO_F_CONNECTION_TYPE && type >= 0
+                               ? connection_help((enum certo_ep_type)type)
+                               : certo_ep_field_help((enum certo_ep_field)f, ht);
+        push(s, fi->name, CLI_VALUE, fi->metavar, help);
+        if (fi->kind == CERTO_FK_SECRET) {
+            push(s, secret_file_opt[f], CLI_VALUE, "FILE",
+                 "The same, from the first line of FILE (not visible to other users).");
+            push(s, secret_env_opt[f], CLI_VALUE, "VAR",
+                 "The same, from environment variable VAR.");
+        }
+    }
+    push(s, "data", CLI_VALUE, "DIR", DATA_HELP);
+    push(s, "json", CLI_FLAG, NULL, "print the endpoint as JSON");
+}
+
+/* ---- output ---- */
+
+static void
+iso_time(char *out, size_t cap, int64_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static certo_rc
+endpoint_json(struct certo_buf *b, const struct certo_endpoint *ep)
+{
+    char when[32];
+    bool first = true;
+    certo_rc rc = certo_buf_printf(b, "{\"id\": \"%s\", \"type\": \"%s\", \"vendor\": ", ep->id,
+                                   certo_ep_type_name(ep->type));
+
+    if (rc == CERTO_OK)
+        rc = cli_json_str(b, certo_ep_vendor(ep->type));
+    for (int f = 0; rc == CERTO_OK && f < CERTO_F__COUNT; f++) {
+        const struct certo_ep_field_info *fi = certo_ep_field_info((enum certo_ep_field)f);
+        const char *v = ep->val[f];
+        if (fi->kind == CERTO_FK_SECRET)
+            continue;
+        if (f == CERTO_F_PORT && certo_endpoint_conn(ep) != CERTO_CONN_LOCAL) {
+            rc = certo_buf_printf(b, ", \"port\": %d", certo_endpoint_port(ep));
+            continue;
+        }
+        if (v == NULL)
+            continue;
+        rc = certo_buf_printf(b, ", \"%s\": ", fi->name);
+        if (rc != CERTO_OK)
+            break;
+        if (fi->kind == CERTO_FK_BOOL)
+            rc = certo_buf_append_str(b, strcmp(v, "true") == 0 ? "true" : "false");
+        else
+            rc = cli_json_str(b, v);
+    }
+    if (rc == CERTO_OK)
+        rc = certo_buf_append_str(b, ", \"secrets\": [");
+    for (int f = 0; rc == CERTO_OK && f < CERTO_F__COUNT; f++) {
+        if ((ep->secrets & (1u << f)) == 0)
+            continue;
+        rc = certo_buf_printf(b, "%s\"%s\"", first ? "" : ", ",
+                              certo_ep_field_info((enum certo_ep_field)f)->name);
+        first = false;
+    }
+    iso_time(when, sizeof(when), ep->created_at);
+    if (rc == CERTO_OK)
+        rc = certo_buf_printf(b, "], \"created_at\": \"%s\"", when);
+    iso_time(when, sizeof(when), ep->updated_at);
+    if (rc == CERTO_OK)
+        rc = certo_buf_printf(b, ", \"updated_at\": \"%s\"}", when);
+    return rc;
+}
+
+static int
+print_json_endpoints(const struct cli_cmd *cmd, const struct certo_endpoint *eps, size_t n,
+                     bool array)
+{
+    struct certo_buf b;
+    certo_rc rc = CERTO_OK;
+
+    certo_buf_init(&b, 64u * 1024 * 1024);
+    if (array)
+        rc = certo_buf_append_str(&b, "[");
+    for (size_t i = 0; rc == CERTO_OK && i < n; i++) {
+        if (i > 0)
+            rc = certo_buf_append_str(&b, ",\n ");
+        if (rc == CERTO_OK)
+            rc = endpoint_json(&b, &eps[i]);
+    }
+    if (rc == CERTO_OK && array)
+        rc = certo_buf_append_str(&b, "]");
+    if (rc == CERTO_OK)
+        printf("%s\n", (const char *)b.data);
+    certo_buf_dispose(&b);
+    if (rc != CERTO_OK)
+        return cli_usage_error(cmd, "output too large");
+    return 0;
+}
+
+/* Where an endpoint is: host:port for remote ones, the file or directory Certo edits. */
+static void
+target_of(const struct certo_endpoint *ep, char *out, size_t cap)
+{
+    static const enum certo_ep_field where[] = {CERTO_F_PATH, CERTO_F_NGINX_CONFIG_PATH,
+                                                CERTO_F_APACHECTL_PATH, CERTO_F_TOMCAT_DIR};
+    const char *file = NULL;
+
+    for (size_t i = 0; i < CERTO_ARRAY_LEN(where) && file == NULL; i++)
+        file = ep->val[where[i]];
+    if (certo_endpoint_conn(ep) == CERTO_CONN_LOCAL)
+        snprintf(out, cap, "%s", file != NULL ? file : "-");
+    else if (file != NULL)
+        snprintf(out, cap, "%s:%d %s", ep->val[CERTO_F_HOST], certo_endpoint_port(ep), file);
+    else
+        snprintf(out, cap, "%s:%d", ep->val[CERTO_F_HOST], certo_endpoint_port(ep));
+}
+
+static void
+auth_of(const struct certo_endpoint *ep, char *out, size_t cap)
+{
+    bool pw = (ep->secrets & (1u << CERTO_F_PASSWORD)) != 0;
+    bool key = ep->val[CERTO_F_SSH_KEY_PATH] != NULL;
+
+    if (certo_endpoint_conn(ep) == CERTO_CONN_LOCAL)
+        snprintf(out, cap, "-");
+    else if (ep->val[CERTO_F_STORE] != NULL)
+        snprintf(out, cap, "store %s", ep->val[CERTO_F_STORE]);
+    else
+        snprintf(out, cap, "%s%s%s", pw ? "password" : "", pw && key ? "+" : "",
+                 key ? "ssh key" : "");
+}
+
+/* ---- reading options into an endpoint ---- */
+
+static void
+warn_cmdline_secrets(const struct cli_cmd *cmd, const struct cli_args *a)
+{
+    for (size_t i = 0; cmd->opts[i].name != NULL; i++) {
+        const char *n = cmd->opts[i].name;
+        for (int f = 0; f < CERTO_F__COUNT; f++) {
+            if (certo_ep_field_info((enum certo_ep_field)f)->kind != CERTO_FK_SECRET ||
+                strcmp(n, certo_ep_field_info((enum certo_ep_field)f)->name) != 0 || !cli_has(a, n))
+                continue;
+            fprintf(stderr,
+                    "certo %s: warning: --%s on the command line can be seen by other users "
+                    "of this host; prefer --%s, --%s or the prompt\n",
+                    cmd->name, n, secret_file_opt[f], secret_env_opt[f]);
+        }
+    }
+}
+
+static bool
+cmd_has_opt(const struct cli_cmd *cmd, const char *name)
+{
+    for (size_t i = 0; cmd->opts[i].name != NULL; i++) {
+        if (cli_opt_name_eq(cmd->opts[i].name, name))
+            return true;
+    }
+    return false;
+}
+
+static certo_rc
+read_args(struct certo_endpoint *ep, struct certo_ep_secrets *sec, const struct cli_args *a,
+          struct certo_err *err)
+{
+    for (int f = 0; f < CERTO_F__COUNT; f++) {
+        const struct certo_ep_field_info *fi = certo_ep_field_info((enum certo_ep_field)f);
+        if (!cmd_has_opt(a->cmd, fi->name))
+            continue;
+        if (fi->kind != CERTO_FK_SECRET) {
+            if (cli_has(a, fi->name))
+                certo_endpoint_set(ep, (enum certo_ep_field)f, cli_get(a, fi->name));
+            continue;
+        }
+        certo_rc rc = cli_secret(&sec->s[f], a, fi->name, NULL, false, err);
+        if (rc != CERTO_OK)
+            return rc;
+    }
+    return CERTO_OK;
+}
+
+/*
+ * On a terminal, asks for what the user left out rather than failing: the password of a
+ * remote endpoint given no other way to authenticate, and a keystore's password.
+ */
+static certo_rc
+prompt_missing(const struct certo_endpoint *ep, struct certo_ep_secrets *sec,
+               const struct cli_args *a, struct certo_err *err)
+{
+    enum certo_conn c;
+    const char *conn = ep->val[CERTO_F_CONNECTION_TYPE];
+    char prompt[160];
+    certo_rc rc = CERTO_OK;
+
+    if (!isatty(STDIN_FILENO) || conn == NULL || !certo_conn_parse(conn, &c))
+        return CERTO_OK;
+    if (c != CERTO_CONN_LOCAL && sec->s[CERTO_F_PASSWORD] == NULL &&
+        ep->val[CERTO_F_SSH_KEY_PATH] == NULL && ep->val[CERTO_F_STORE] == NULL &&
+        ep->val[CERTO_F_USER] != NULL && ep->val[CERTO_F_HOST] != NULL) {
+        snprintf(prompt, sizeof(prompt), "Password for %.64s@%.64s: ", ep->val[CERTO_F_USER],
+                 ep->val[CERTO_F_HOST]);
+        rc = cli_secret(&sec->s[CERTO_F_PASSWORD], a, "password", prompt, false, err);
+    }
+    if (rc == CERTO_OK && (ep->type == CERTO_EP_P12 || ep->type == CERTO_EP_JKS) &&
+        sec->s[CERTO_F_STORE_PASSWORD] == NULL)
+        rc = cli_secret(&sec->s[CERTO_F_STORE_PASSWORD], a, "store_password",
+                        "Keystore password: ", false, err);
+    return rc;
+}
+
+/* A credential store and ID must exist now, not first at the next install. */
+static certo_rc
+check_store_credential(struct certo_registry *reg, const struct certo_endpoint *ep,
+                       struct certo_err *err)
+{
+    struct certo_credstore cs = {0};
+    struct certo_credential cred = {0};
+    enum certo_conn c = certo_endpoint_conn(ep);
+    bool ssh = c == CERTO_CONN_SSH || c == CERTO_CONN_SSH_WINDOWS;
+    certo_rc rc;
+
+    if (ep->val[CERTO_F_STORE] == NULL)
+        return CERTO_OK;
+    rc = certo_registry_store_get(reg, ep->val[CERTO_F_STORE], &cs, err);
+    if (rc == CERTO_OK)
+        rc = certo_credstore_fetch(&cs, ep->val[CERTO_F_STORE_CRED_ID], &cred, err);
+    if (rc == CERTO_OK && !ssh && cred.password == NULL)
+        rc = certo_err_set(err, CERTO_EINVAL, "cli",
+                           "--store_cred_id '%.64s' of store '%s' has no password, which "
+                           "--connection_type %s needs",
+                           ep->val[CERTO_F_STORE_CRED_ID], cs.name, certo_conn_name(c));
+    if (rc == CERTO_OK && cred.user == NULL && ep->val[CERTO_F_USER] == NULL)
+        rc = certo_err_set(err, CERTO_EINVAL, "cli",
+                           "--store_cred_id '%.64s' of store '%s' has no user: give --user",
+                           ep->val[CERTO_F_STORE_CRED_ID], cs.name);
+    certo_credential_dispose(&cred);
+    certo_credstore_dispose(&cs);
+    return rc;
+}
+
+static certo_rc
+open_registry(struct certo_registry **reg, const struct cli_args *a, struct certo_err *err)
+{
+    char *dir = certo_registry_default_dir(cli_get(a, "data"));
+    certo_rc rc = certo_registry_open(reg, dir, err);
+    certo_free(dir);
+    return rc;
+}
+
+/* ---- tls add TYPE ---- */
+
+struct add_cmd {
+    struct cli_cmd cmd; /* first: run() gets a pointer to it */
+    enum certo_ep_type type;
+    struct optset opts;
+    char name[32];
+};
+
+static int
+run_add(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    const struct add_cmd *ac = (const struct add_cmd *)cmd;
+    struct certo_endpoint ep = {0};
+    struct certo_ep_secrets sec = {0};
+    struct certo_registry *reg = NULL;
+    struct certo_gw_host host;
+    struct certo_err err = {0};
+    certo_rc rc;
+    int code = 1;
+
+    ep.type = ac->type;
+    certo_gw_host_detect(&host);
+    warn_cmdline_secrets(cmd, a);
+    rc = read_args(&ep, &sec, a, &err);
+    if (rc == CERTO_OK)
+        rc = prompt_missing(&ep, &sec, a, &err);
+    if (rc == CERTO_OK)
+        rc = certo_endpoint_absolutize(&ep, &err);
+    if (rc == CERTO_OK)
+        rc = certo_endpoint_validate(&ep, certo_ep_secrets_mask(&sec), &host, &err);
+    if (rc == CERTO_OK)
+        rc = certo_endpoint_check_local(&ep, sec.s[CERTO_F_STORE_PASSWORD], &err);
+    if (rc == CERTO_OK)
+        rc = open_registry(&reg, a, &err);
+    if (rc == CERTO_OK)
+        rc = check_store_credential(reg, &ep, &err);
+    if (rc == CERTO_OK)
+        rc = certo_registry_add(reg, &ep, &sec, &err);
+    if (rc != CERTO_OK) {
+        code = cli_fail(cmd, rc, &err);
+        goto out;
+    }
+    if (cli_has(a, "json"))
+        code = print_json_endpoints(cmd, &ep, 1, false);
+    else {
+        printf("Endpoint '%s' (%s, %s) added. Instance ID: %s\n", ep.val[CERTO_F_NAME],
+               certo_ep_type_name(ep.type), ep.val[CERTO_F_CONNECTION_TYPE], ep.id);
+        code = 0;
+    }
+out:
+    certo_registry_close(reg);
+    certo_ep_secrets_dispose(&sec);
+    certo_endpoint_dispose(&ep);
+    return code;
+}
+
+static void
+add_usage(FILE *f)
+{
+    fprintf(f, "usage: certo tls add TYPE --name NAME --connection_type TYPE [options]\n\n"
+               "Adds an endpoint to this gateway's registry and prints its instance ID.\n\n"
+               "types:\n");
+    for (int t = 0; t < CERTO_EP__COUNT; t++)
+        fprintf(f, "  %-8s %s\n", certo_ep_type_name((enum certo_ep_type)t),
+                certo_ep_vendor((enum certo_ep_type)t));
+    fprintf(f, "\n'certo tls add TYPE --help' lists the options of each type.\n");
+}
+
+/* An option that belongs to other endpoint types gets a message that says so. */
+static int
+foreign_option(const struct add_cmd *ac, int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--") == 0)
+            break;
+        if (strncmp(arg, "--", 2) != 0)
+            continue;
+        char name[64];
+        snprintf(name, sizeof(name), "%.*s", (int)strcspn(arg + 2, "="), arg + 2);
+        if (cmd_has_opt(&ac->cmd, name))
+            continue;
+        for (int f = 0; f < CERTO_F__COUNT; f++) {
+            const char *fname = certo_ep_field_info((enum certo_ep_field)f)->name;
+            if (!cli_opt_name_eq(name, fname) &&
+                !(secret_file_opt[f] != NULL && cli_opt_name_eq(name, secret_file_opt[f])) &&
+                !(secret_env_opt[f] != NULL && cli_opt_name_eq(name, secret_env_opt[f])))
+                continue;
+            return cli_usage_error(&ac->cmd, "--%s is not an option of %s endpoints", name,
+                                   certo_ep_type_name(ac->type));
+        }
+    }
+    return 0;
+}
+
+static int
+raw_add(const struct cli_cmd *cmd, int argc, char **argv)
+{
+    struct add_cmd ac;
+    struct cli_args args;
+    bool done = false;
+    int code;
+
+    if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
+        add_usage(argc < 1 ? stderr : stdout);
+        return argc < 1 ? 2 : 0;
+    }
+    memset(&ac, 0, sizeof(ac));
+    if (!certo_ep_type_parse(argv[0], &ac.type)) {
+        fprintf(stderr,
+                "certo %s: unknown endpoint type '%.32s' (valid: iis, apache, tomcat, f5, "
+                "nginx, p12, jks, pem)\n",
+                cmd->name, argv[0]);
+        return 2;
+    }
+    build_opts(&ac.opts, (int)ac.type);
+    snprintf(ac.name, sizeof(ac.name), "tls add %s", argv[0]);
+    ac.cmd.name = ac.name;
+    ac.cmd.usage = "--name NAME --connection_type TYPE [options]";
+    ac.cmd.summary = cmd->summary;
+    ac.cmd.opts = ac.opts.o;
+    ac.cmd.run = run_add;
+    code = foreign_option(&ac, argc - 1, argv + 1);
+    if (code != 0)
+        return code;
+    code = cli_parse(&args, &ac.cmd, argc - 1, argv + 1, &done);
+    if (code == 0 && !done)
+        code = run_add(&ac.cmd, &args);
+    cli_args_dispose(&args);
+    return code;
+}
+
+/* ---- list, show, remove ---- */
+
+static const struct cli_opt list_opts[] = {
+    {"data", 0, CLI_VALUE, "DIR", DATA_HELP},
+    {"json", 0, CLI_FLAG, NULL, "print JSON"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static int
+run_list(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_registry *reg = NULL;
+    struct certo_endpoint *eps = NULL;
+    struct certo_err err = {0};
+    size_t n = 0;
+    certo_rc rc;
+    int code;
+
+    rc = open_registry(&reg, a, &err);
+    if (rc == CERTO_OK)
+        rc = certo_registry_list(reg, &eps, &n, &err);
+    if (rc != CERTO_OK) {
+        code = cli_fail(cmd, rc, &err);
+        goto out;
+    }
+    if (cli_has(a, "json")) {
+        code = print_json_endpoints(cmd, eps, n, true);
+        goto out;
+    }
+    code = 0;
+    if (n == 0) {
+        printf("No endpoints on this gateway (add one with 'certo tls add TYPE').\n");
+        goto out;
+    }
+    printf("%-32s  %-6s  %-20s  %-36s  %s\n", "NAME", "TYPE", "CONNECTION", "INSTANCE ID",
+           "TARGET / AUTH");
+    for (size_t i = 0; i < n; i++) {
+        char target[CERTO_PATH_MAX + 300], auth[80];
+        target_of(&eps[i], target, sizeof(target));
+        auth_of(&eps[i], auth, sizeof(auth));
+        printf("%-32s  %-6s  %-20s  %-36s  %s (%s)\n", eps[i].val[CERTO_F_NAME],
+               certo_ep_type_name(eps[i].type), eps[i].val[CERTO_F_CONNECTION_TYPE], eps[i].id,
+               target, auth);
+    }
+out:
+    certo_registry_list_free(eps, n);
+    certo_registry_close(reg);
+    return code;
+}
+
+static const struct cli_opt show_opts[] = {
+    {"data", 0, CLI_VALUE, "DIR", DATA_HELP},
+    {"json", 0, CLI_FLAG, NULL, "print JSON"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static void
+show_text(const struct certo_endpoint *ep)
+{
+    char when[32];
+
+    printf("%-18s %s\n", "instance ID", ep->id);
+    printf("%-18s %s (%s)\n", "type", certo_ep_type_name(ep->type), certo_ep_vendor(ep->type));
+    for (int f = 0; f < CERTO_F__COUNT; f++) {
+        const struct certo_ep_field_info *fi = certo_ep_field_info((enum certo_ep_field)f);
+        if (fi->kind == CERTO_FK_SECRET) {
+            if ((ep->secrets & (1u << f)) != 0)
+                printf("%-18s (stored, encrypted)\n", fi->name);
+        } else if (f == CERTO_F_PORT && certo_endpoint_conn(ep) != CERTO_CONN_LOCAL) {
+            printf("%-18s %d%s\n", fi->name, certo_endpoint_port(ep),
+                   ep->val[f] == NULL ? " (default)" : "");
+        } else if (ep->val[f] != NULL) {
+            printf("%-18s %s\n", fi->name, ep->val[f]);
+        }
+    }
+    iso_time(when, sizeof(when), ep->created_at);
+    printf("%-18s %s\n", "created", when);
+    iso_time(when, sizeof(when), ep->updated_at);
+    printf("%-18s %s\n", "updated", when);
+}
+
+static int
+run_show(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_registry *reg = NULL;
+    struct certo_endpoint ep = {0};
+    struct certo_err err = {0};
+    certo_rc rc;
+    int code = 0;
+
+    rc = open_registry(&reg, a, &err);
+    if (rc == CERTO_OK)
+        rc = certo_registry_get(reg, a->pos[0], &ep, &err);
+    if (rc != CERTO_OK)
+        code = cli_fail(cmd, rc, &err);
+    else if (cli_has(a, "json"))
+        code = print_json_endpoints(cmd, &ep, 1, false);
+    else
+        show_text(&ep);
+    certo_endpoint_dispose(&ep);
+    certo_registry_close(reg);
+    return code;
+}
+
+static const struct cli_opt remove_opts[] = {
+    {"data", 0, CLI_VALUE, "DIR", DATA_HELP},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static int
+run_remove(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_registry *reg = NULL;
+    struct certo_endpoint ep = {0};
+    struct certo_err err = {0};
+    certo_rc rc;
+    int code = 0;
+
+    rc = open_registry(&reg, a, &err);
+    if (rc == CERTO_OK)
+        rc = certo_registry_get(reg, a->pos[0], &ep, &err);
+    if (rc == CERTO_OK)
+        rc = certo_registry_remove(reg, ep.id, &err);
+    if (rc != CERTO_OK)
+        code = cli_fail(cmd, rc, &err);
+    else
+        printf("Endpoint '%s' removed (instance ID %s).\n", ep.val[CERTO_F_NAME], ep.id);
+    certo_endpoint_dispose(&ep);
+    certo_registry_close(reg);
+    return code;
+}
+
+/* ---- update ---- */
+
+static struct optset update_opts;
+
+static bool
+field_by_name(const char *name, enum certo_ep_field *out)
+{
+    for (int f = 0; f < CERTO_F__COUNT; f++) {
+        if (cli_opt_name_eq(name, certo_ep_field_info((enum certo_ep_field)f)->name)) {
+            *out = (enum certo_ep_field)f;
+            return true;
+        }
+    }
+    return false;
+}
+
+static int
+run_update(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_registry *reg = NULL;
+    struct certo_endpoint old = {0}, ep = {0};
+    struct certo_ep_secrets sec = {0};
+    struct certo_secret *store_pw = NULL;
+    struct certo_gw_host host;
+    struct certo_err err = {0};
+    size_t n_unset = 0;
+    const char *const *unset = cli_get_multi(a, "unset", &n_unset);
+    unsigned clear = 0;
+    certo_rc rc;
+    int code = 0;
+
+    certo_gw_host_detect(&host);
+    warn_cmdline_secrets(cmd, a);
+    rc = open_registry(&reg, a, &err);
+    if (rc == CERTO_OK)
+        rc = certo_registry_get(reg, a->pos[0], &old, &err);
+    if (rc != CERTO_OK)
+        goto out;
+    certo_endpoint_copy(&ep, &old);
+    for (size_t i = 0; i < n_unset; i++) {
+        enum certo_ep_field f;
+        if (!field_by_name(unset[i], &f) || f == CERTO_F_NAME || f == CERTO_F_CONNECTION_TYPE) {
+            rc = certo_err_set(&err, CERTO_EINVAL, "cli",
+                               "--unset '%.32s' is not an option that can be removed", unset[i]);
+            goto out;
+        }
+        if (certo_ep_field_info(f)->kind == CERTO_FK_SECRET)
+            clear |= 1u << f;
+        else
+            certo_endpoint_set(&ep, f, NULL);
+    }
+    rc = read_args(&ep, &sec, a, &err);
+    if (rc == CERTO_OK)
+        rc = certo_endpoint_absolutize(&ep, &err);
+    if (rc == CERTO_OK)
+        rc = certo_endpoint_validate(&ep, (ep.secrets & ~clear) | certo_ep_secrets_mask(&sec),
+                                     &host, &err);
+    if (rc == CERTO_OK && sec.s[CERTO_F_STORE_PASSWORD] == NULL &&
+        (clear & (1u << CERTO_F_STORE_PASSWORD)) == 0)
+        rc = certo_registry_secret(reg, &ep, CERTO_F_STORE_PASSWORD, &store_pw, &err);
+    if (rc == CERTO_OK)
+        rc = certo_endpoint_check_local(
+            &ep, sec.s[CERTO_F_STORE_PASSWORD] != NULL ? sec.s[CERTO_F_STORE_PASSWORD] : store_pw,
+            &err);
+    if (rc == CERTO_OK)
+        rc = check_store_credential(reg, &ep, &err);
+    if (rc == CERTO_OK)
+        rc = certo_registry_update(reg, &ep, &sec, clear, &err);
+    if (rc != CERTO_OK)
+        goto out;
+    if (cli_has(a, "json"))
+        code = print_json_endpoints(cmd, &ep, 1, false);
+    else
+        printf("Endpoint '%s' updated (instance ID %s).\n", ep.val[CERTO_F_NAME], ep.id);
+out:
+    if (rc != CERTO_OK)
+        code = cli_fail(cmd, rc, &err);
+    certo_secret_free(store_pw);
+    certo_ep_secrets_dispose(&sec);
+    certo_endpoint_dispose(&ep);
+    certo_endpoint_dispose(&old);
+    certo_registry_close(reg);
+    return code;
+}
+
+static int
+raw_update(const struct cli_cmd *cmd, int argc, char **argv)
+{
+    struct cli_cmd c = *cmd;
+    struct cli_args args;
+    bool done = false;
+    int code;
+
+    build_opts(&update_opts, -1);
+    push(&update_opts, "unset", CLI_MULTI, "OPTION",
+         "remove an optional value (e.g. --unset port to use the default); repeatable");
+    c.opts = update_opts.o;
+    c.raw = NULL;
+    code = cli_parse(&args, &c, argc, argv, &done);
+    if (code == 0 && !done)
+        code = run_update(&c, &args);
+    cli_args_dispose(&args);
+    return code;
+}
+
+const struct cli_cmd cli_tls_cmds[] = {
+    {"tls add", "TYPE --name NAME --connection_type TYPE [options]",
+     "add an endpoint (iis, apache, tomcat, f5, nginx, p12, jks, pem) and print its instance ID",
+     NULL, 0, 0, NULL, raw_add},
+    {"tls list", "[options]", "list the endpoints of this gateway (never their secrets)", list_opts,
+     0, 0, run_list, NULL},
+    {"tls show", "[options] NAME|ID", "show one endpoint (never its secrets)", show_opts, 1, 1,
+     run_show, NULL},
+    {"tls update", "[options] NAME|ID",
+     "change options of an endpoint; the type's options and rules apply as for add", NULL, 1, 1,
+     NULL, raw_update},
+    {"tls remove", "[options] NAME|ID", "remove an endpoint from this gateway", remove_opts, 1, 1,
+     run_remove, NULL},
+    {NULL, NULL, NULL, NULL, 0, 0, NULL, NULL},
+};
