@@ -259,6 +259,10 @@ read_args(struct certo_endpoint *ep, struct certo_ep_secrets *sec, const struct 
         certo_rc rc = cli_secret(&sec->s[f], a, fi->name, NULL, false, err);
         if (rc != CERTO_OK)
             return rc;
+        /* An empty keystore password exists in the wild; an empty login password is a
+         * mistake (an unset variable in a script). */
+        if (sec->s[f] != NULL && certo_secret_len(sec->s[f]) == 0 && f != CERTO_F_STORE_PASSWORD)
+            return certo_err_set(err, CERTO_EINVAL, "cli", "--%s must not be empty", fi->name);
     }
     return CERTO_OK;
 }

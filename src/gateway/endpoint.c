@@ -303,13 +303,13 @@ certo_endpoint_conn(const struct certo_endpoint *ep)
     return CERTO_CONN_LOCAL;
 }
 
-/* Strict decimal: digits only, no sign, no spaces, no leading zeros beyond "0". */
+/* Strict decimal: digits only, no sign, no spaces, no leading zero. */
 static bool
 parse_port(const char *v, int *out)
 {
     long n = 0;
 
-    if (v[0] == '\0' || strlen(v) > 5)
+    if (v[0] == '\0' || v[0] == '0' || strlen(v) > 5)
         return false;
     for (const char *p = v; *p != '\0'; p++) {
         if (*p < '0' || *p > '9')
@@ -611,9 +611,7 @@ certo_endpoint_validate(struct certo_endpoint *ep, unsigned secrets,
     if (name[0] == ' ' || name[strlen(name) - 1] == ' ')
         return certo_err_set(err, CERTO_EINVAL, "gateway.endpoint",
                              "--name must not begin or end with a space");
-    if (certo_uuid_is_valid(name))
-        return certo_err_set(err, CERTO_EINVAL, "gateway.endpoint",
-                             "--name must not have the form of an instance ID");
+    /* Names cannot be mistaken for instance IDs: those have 36 characters. */
     rc = check_conn(ep, host, &c, err);
     if (rc != CERTO_OK)
         return rc;
