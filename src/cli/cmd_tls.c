@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "certo/install.h"
 #include "certo/registry.h"
 #include "cli/cli.h"
 
@@ -705,6 +706,381 @@ raw_update(const struct cli_cmd *cmd, int argc, char **argv)
     return code;
 }
 
+/* ---- install, restart, rollback, history, check ---- */
+
+#define SCRIPT_TIMEOUT_OPT                                                                         \
+    {                                                                                              \
+        "script-timeout", 0, CLI_VALUE, "SECONDS",                                                 \
+            "deadline of the install and restart scripts (default 300)"                            \
+    }
+
+static const struct cli_opt install_opts[] = {
+    {"cert", 0, CLI_VALUE, "FILE", "certificate (PEM or DER; may also hold the chain and key)"},
+    {"key", 0, CLI_VALUE, "FILE", "private key (PEM or DER, PKCS#8 or traditional)"},
+    {"chain", 0, CLI_VALUE, "FILE", "chain certificates, in any order"},
+    CLI_SECRET_OPTS("key-password", "password of an encrypted --key"),
+    {"pkcs12", 0, CLI_VALUE, "FILE", "take the key and chain from a PKCS#12 file instead"},
+    CLI_SECRET_OPTS("pkcs12-password", "password of the --pkcs12 file"),
+    {"alias", 0, CLI_VALUE, "ALIAS",
+     "keystore entry to create or replace (default: from the certificate's common name)"},
+    {"dry-run", 0, CLI_FLAG, NULL,
+     "print what would change (files, entries, scripts); change nothing"},
+    {"force", 0, CLI_FLAG, NULL, "install an expired or not yet valid certificate"},
+    SCRIPT_TIMEOUT_OPT,
+    {"data", 0, CLI_VALUE, "DIR", DATA_HELP},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cli_opt op_opts[] = {
+    SCRIPT_TIMEOUT_OPT,
+    {"dry-run", 0, CLI_FLAG, NULL, "print what would change; change nothing"},
+    {"data", 0, CLI_VALUE, "DIR", DATA_HELP},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cli_opt check_opts[] = {
+    {"data", 0, CLI_VALUE, "DIR", DATA_HELP},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cli_opt history_opts[] = {
+    {"data", 0, CLI_VALUE, "DIR", DATA_HELP},
+    {"json", 0, CLI_FLAG, NULL, "print JSON"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static certo_rc
+load_material(struct certo_bundle **b, const struct cli_args *a, struct certo_err *err)
+{
+    struct certo_bundle_src src = {0};
+    struct certo_secret *kp = NULL, *pp = NULL;
+    certo_rc rc;
+
+    *b = NULL;
+    if (cli_get(a, "pkcs12") != NULL &&
+        (cli_get(a, "cert") != NULL || cli_get(a, "key") != NULL || cli_get(a, "chain") != NULL))
+        return certo_err_set(err, CERTO_EINVAL, "cli",
+                             "--pkcs12 replaces --cert, --key and --chain: give one or the other");
+    if (cli_get(a, "pkcs12") == NULL && cli_get(a, "cert") == NULL)
+        return certo_err_set(err, CERTO_EINVAL, "cli",
+                             "no material: give --cert (with --key and --chain) or --pkcs12");
+    rc = cli_secret(&kp, a, "key-password", NULL, false, err);
+    if (rc == CERTO_OK)
+        rc = cli_secret(&pp, a, "pkcs12-password", "PKCS#12 password: ", false, err);
+    if (rc == CERTO_OK) {
+        src.cert_path = cli_get(a, "cert");
+        src.key_path = cli_get(a, "key");
+        src.chain_path = cli_get(a, "chain");
+        src.key_pass = kp;
+        src.keystore_path = cli_get(a, "pkcs12");
+        src.keystore_pass = pp;
+        src.key_required = true;
+        rc = certo_bundle_load(b, &src, err);
+    }
+    certo_secret_free(kp);
+    certo_secret_free(pp);
+    return rc;
+}
+
+/* An expired or not yet valid certificate is refused unless the user insists. */
+static certo_rc
+check_validity(const struct certo_bundle *b, bool force, struct certo_err *err)
+{
+    struct certo_cert_info info;
+    time_t now = certo_clock_now();
+    char when[32];
+    certo_rc rc;
+
+    rc = certo_cert_info_get(&info, sk_X509_value(b->chain, 0), err);
+    if (rc != CERTO_OK)
+        return rc;
+    if (!force && info.not_after < now) {
+        iso_time(when, sizeof(when), (int64_t)info.not_after);
+        rc = certo_err_set(err, CERTO_EINVAL, "cli",
+                           "--cert: the certificate expired on %s (--force installs it anyway)",
+                           when);
+    } else if (!force && info.not_before > now) {
+        iso_time(when, sizeof(when), (int64_t)info.not_before);
+        rc = certo_err_set(err, CERTO_EINVAL, "cli",
+                           "--cert: the certificate is not valid before %s (--force installs it "
+                           "anyway)",
+                           when);
+    }
+    certo_cert_info_dispose(&info);
+    return rc;
+}
+
+static int
+script_timeout(const struct cli_args *a, int *ms, struct certo_err *err)
+{
+    int secs = 0;
+    certo_rc rc = cli_int(&secs, a, "script-timeout", 300, 1, 86400, err);
+    *ms = secs * 1000;
+    return rc;
+}
+
+static void
+print_plan(const struct certo_op_result *r)
+{
+    const char *p = (const char *)r->plan.data;
+    while (p != NULL && *p != '\0') {
+        const char *nl = strchr(p, '\n');
+        int len = nl != NULL ? (int)(nl - p) : (int)strlen(p);
+        if (strncmp(p, "warning: ", 9) == 0)
+            fprintf(stderr, "certo tls: %.*s\n", len, p);
+        else
+            printf("  %.*s\n", len, p);
+        p = nl != NULL ? nl + 1 : NULL;
+    }
+}
+
+static int
+op_failed(const struct cli_cmd *cmd, certo_rc rc, const struct certo_err *err,
+          const struct certo_op_result *r)
+{
+    if (r->step[0] == '\0' || strcmp(r->step, "plan") == 0)
+        return cli_fail(cmd, rc, err);
+    fprintf(stderr, "certo %s: failed at step %s: %s; the endpoint was rolled back\n", cmd->name,
+            r->step, err->msg);
+    return certo_rc_exit_code(rc) == 2 ? 2 : 1;
+}
+
+static int
+run_install(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_registry *reg = NULL;
+    struct certo_endpoint ep = {0};
+    struct certo_bundle *b = NULL;
+    struct certo_install_opts o = {0};
+    struct certo_op_result r;
+    struct certo_err err = {0};
+    certo_rc rc;
+    int code = 0;
+
+    memset(&r, 0, sizeof(r));
+    o.alias = cli_get(a, "alias");
+    o.dry_run = cli_has(a, "dry-run");
+    rc = script_timeout(a, &o.script_timeout_ms, &err);
+    if (rc == CERTO_OK)
+        rc = load_material(&b, a, &err);
+    if (rc == CERTO_OK)
+        rc = check_validity(b, cli_has(a, "force"), &err);
+    if (rc == CERTO_OK)
+        rc = open_registry(&reg, a, &err);
+    if (rc == CERTO_OK)
+        rc = certo_registry_get(reg, a->pos[0], &ep, &err);
+    if (rc != CERTO_OK) {
+        code = cli_fail(cmd, rc, &err);
+        goto out;
+    }
+    rc = certo_install(reg, &ep, b, &o, &r, &err);
+    if (r.recovered)
+        fprintf(stderr,
+                "certo %s: note: an interrupted transaction on '%s' was rolled back "
+                "first\n",
+                cmd->name, ep.val[CERTO_F_NAME]);
+    if (rc != CERTO_OK) {
+        code = op_failed(cmd, rc, &err, &r);
+        goto out;
+    }
+    if (o.dry_run) {
+        printf("Dry run on endpoint '%s' (nothing changed):\n", ep.val[CERTO_F_NAME]);
+        print_plan(&r);
+        if (ep.val[CERTO_F_INSTALL_SCRIPT] != NULL)
+            printf("  run %s %s\n", ep.val[CERTO_F_INSTALL_SCRIPT], r.alias);
+        goto out;
+    }
+    printf("Installed '%s' on endpoint '%s' (history #%lld)\n", r.alias, ep.val[CERTO_F_NAME],
+           (long long)r.history_id);
+    print_plan(&r);
+    printf("  certificate %s\n", r.fp_after);
+    if (r.fp_before[0] != '\0')
+        printf("  replaced    %s\n", r.fp_before);
+out:
+    certo_op_result_dispose(&r);
+    certo_bundle_free(b);
+    certo_endpoint_dispose(&ep);
+    certo_registry_close(reg);
+    return code;
+}
+
+static int
+run_op(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_registry *reg = NULL;
+    struct certo_endpoint ep = {0};
+    struct certo_install_opts o = {0};
+    struct certo_op_result r;
+    struct certo_err err = {0};
+    bool restart = strcmp(cmd->name, "tls restart") == 0;
+    certo_rc rc;
+    int code = 0;
+
+    memset(&r, 0, sizeof(r));
+    o.dry_run = cli_has(a, "dry-run");
+    rc = script_timeout(a, &o.script_timeout_ms, &err);
+    if (rc == CERTO_OK)
+        rc = open_registry(&reg, a, &err);
+    if (rc == CERTO_OK)
+        rc = certo_registry_get(reg, a->pos[0], &ep, &err);
+    if (rc == CERTO_OK && restart && o.dry_run) {
+        printf("Dry run: would run %s\n", ep.val[CERTO_F_RESTART_SCRIPT] != NULL
+                                              ? ep.val[CERTO_F_RESTART_SCRIPT]
+                                              : "(no restart script)");
+        goto out;
+    }
+    if (rc == CERTO_OK)
+        rc = restart ? certo_install_restart(reg, &ep, &o, &r, &err)
+                     : certo_install_rollback(reg, &ep, &o, &r, &err);
+    if (r.log.len > 0)
+        fputs((const char *)r.log.data, stdout);
+    if (rc != CERTO_OK) {
+        code = restart ? cli_fail(cmd, rc, &err) : op_failed(cmd, rc, &err, &r);
+        goto out;
+    }
+    if (restart) {
+        printf("Restarted endpoint '%s' (history #%lld)\n", ep.val[CERTO_F_NAME],
+               (long long)r.history_id);
+    } else {
+        printf("%s endpoint '%s'%s:\n", o.dry_run ? "Dry run: would roll back" : "Rolled back",
+               ep.val[CERTO_F_NAME], o.dry_run ? " (nothing changed)" : "");
+        print_plan(&r);
+    }
+out:
+    certo_op_result_dispose(&r);
+    certo_endpoint_dispose(&ep);
+    certo_registry_close(reg);
+    return code;
+}
+
+static void
+print_indented(const char *label, const char *text)
+{
+    const char *p = text;
+    if (text == NULL || text[0] == '\0')
+        return;
+    printf("    %s\n", label);
+    while (p != NULL && *p != '\0') {
+        const char *nl = strchr(p, '\n');
+        int len = nl != NULL ? (int)(nl - p) : (int)strlen(p);
+        printf("      %.*s\n", len, p);
+        p = nl != NULL ? nl + 1 : NULL;
+    }
+}
+
+static certo_rc
+history_json(struct certo_buf *b, const struct certo_history *h, size_t n)
+{
+    certo_rc rc = certo_buf_append_str(b, "[");
+    for (size_t i = 0; rc == CERTO_OK && i < n; i++) {
+        const char *keys[] = {"kind", "outcome", "alias",  "fp_before", "fp_after",
+                              "step", "message", "output", "changes"};
+        const char *vals[] = {h[i].kind, h[i].outcome, h[i].alias,  h[i].fp_before, h[i].fp_after,
+                              h[i].step, h[i].message, h[i].output, h[i].changes};
+        char when[32];
+        iso_time(when, sizeof(when), h[i].started_at);
+        rc = certo_buf_printf(b, "%s{\"id\": %lld, \"started_at\": \"%s\"", i > 0 ? ",\n " : "",
+                              (long long)h[i].id, when);
+        if (rc == CERTO_OK && h[i].finished_at > 0) {
+            iso_time(when, sizeof(when), h[i].finished_at);
+            rc = certo_buf_printf(b, ", \"finished_at\": \"%s\"", when);
+        }
+        for (size_t k = 0; rc == CERTO_OK && k < CERTO_ARRAY_LEN(keys); k++) {
+            if (vals[k] == NULL)
+                continue;
+            rc = certo_buf_printf(b, ", \"%s\": ", keys[k]);
+            if (rc == CERTO_OK)
+                rc = cli_json_str(b, vals[k]);
+        }
+        if (rc == CERTO_OK)
+            rc = certo_buf_append_str(b, "}");
+    }
+    if (rc == CERTO_OK)
+        rc = certo_buf_append_str(b, "]");
+    return rc;
+}
+
+static int
+run_history(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_registry *reg = NULL;
+    struct certo_endpoint ep = {0};
+    struct certo_history *h = NULL;
+    struct certo_err err = {0};
+    size_t n = 0;
+    certo_rc rc;
+    int code = 0;
+
+    rc = open_registry(&reg, a, &err);
+    if (rc == CERTO_OK)
+        rc = certo_registry_get(reg, a->pos[0], &ep, &err);
+    if (rc == CERTO_OK)
+        rc = certo_install_history(reg, &ep, &h, &n, &err);
+    if (rc != CERTO_OK) {
+        code = cli_fail(cmd, rc, &err);
+        goto out;
+    }
+    if (cli_has(a, "json")) {
+        struct certo_buf b;
+        certo_buf_init(&b, 64u * 1024 * 1024);
+        if (history_json(&b, h, n) == CERTO_OK)
+            printf("%s\n", (const char *)b.data);
+        else
+            code = cli_usage_error(cmd, "history too large to print");
+        certo_buf_dispose(&b);
+        goto out;
+    }
+    if (n == 0)
+        printf("No installs on endpoint '%s' yet.\n", ep.val[CERTO_F_NAME]);
+    for (size_t i = 0; i < n; i++) {
+        char when[32];
+        iso_time(when, sizeof(when), h[i].started_at);
+        printf("#%-5lld %s  %-8s  %-11s  %s\n", (long long)h[i].id, when, h[i].kind, h[i].outcome,
+               h[i].alias != NULL ? h[i].alias : "");
+        if (h[i].fp_before != NULL)
+            printf("    before  %s\n", h[i].fp_before);
+        if (h[i].fp_after != NULL)
+            printf("    after   %s\n", h[i].fp_after);
+        if (h[i].message != NULL)
+            printf("    %s\n", h[i].message);
+        print_indented("changes:", h[i].changes);
+        print_indented("script output:", h[i].output);
+    }
+out:
+    certo_history_list_free(h, n);
+    certo_endpoint_dispose(&ep);
+    certo_registry_close(reg);
+    return code;
+}
+
+static int
+run_check(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_registry *reg = NULL;
+    struct certo_endpoint ep = {0};
+    struct certo_buf report;
+    struct certo_err err = {0};
+    certo_rc rc;
+    int code = 0;
+
+    certo_buf_init(&report, 1024 * 1024);
+    rc = open_registry(&reg, a, &err);
+    if (rc == CERTO_OK)
+        rc = certo_registry_get(reg, a->pos[0], &ep, &err);
+    if (rc == CERTO_OK)
+        rc = certo_install_check(reg, &ep, &report, &err);
+    if (report.len > 0)
+        fputs((const char *)report.data, stdout);
+    if (rc != CERTO_OK)
+        code = cli_fail(cmd, rc, &err);
+    else
+        printf("Endpoint '%s' is ready for installs.\n", ep.val[CERTO_F_NAME]);
+    certo_buf_dispose(&report);
+    certo_endpoint_dispose(&ep);
+    certo_registry_close(reg);
+    return code;
+}
+
 const struct cli_cmd cli_tls_cmds[] = {
     {"tls add", "TYPE --name NAME --connection_type TYPE [options]",
      "add an endpoint (iis, apache, tomcat, f5, nginx, p12, jks, pem) and print its instance ID",
@@ -718,5 +1094,19 @@ const struct cli_cmd cli_tls_cmds[] = {
      NULL, raw_update},
     {"tls remove", "[options] NAME|ID", "remove an endpoint from this gateway", remove_opts, 1, 1,
      run_remove, NULL},
+    {"tls install", "[options] NAME|ID",
+     "install a certificate, its key and chain on an endpoint (journaled; rolled back on any "
+     "failure)",
+     install_opts, 1, 1, run_install, NULL},
+    {"tls restart", "[options] NAME|ID", "restart an endpoint (runs its restart script)", op_opts,
+     1, 1, run_op, NULL},
+    {"tls rollback", "[options] NAME|ID", "put back the material before the last install", op_opts,
+     1, 1, run_op, NULL},
+    {"tls history", "[options] NAME|ID",
+     "every install, rollback and restart of an endpoint, with outcome and script output",
+     history_opts, 1, 1, run_history, NULL},
+    {"tls check", "[options] NAME|ID",
+     "preflight: can the gateway read and write what an install needs, are the scripts there",
+     check_opts, 1, 1, run_check, NULL},
     {NULL, NULL, NULL, NULL, 0, 0, NULL, NULL},
 };

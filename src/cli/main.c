@@ -20,7 +20,10 @@ static const struct group groups[] = {
     {"cert", "keys, CSRs, certificates: keygen, csr, selfsign, sign, inspect, convert",
      cli_cert_cmds},
     {"keystore", "PEM, PKCS#12 and JKS keystores: list, put, remove, export", cli_keystore_cmds},
-    {"tls", "the gateway's endpoints: add, list, show, update, remove", cli_tls_cmds},
+    {"tls",
+     "the gateway's endpoints: add, list, show, update, remove, install, restart, "
+     "rollback, history, check",
+     cli_tls_cmds},
     {"store", "credential stores for endpoint credentials: add, list, remove", cli_store_cmds},
 };
 

@@ -7,6 +7,7 @@
 
 #include "certo/buf.h"
 #include "certo/registry.h"
+#include "certo/store.h"
 
 /*
  * Checks a credential store definition before it is stored: name 1-32 characters
@@ -24,5 +25,8 @@ certo_rc certo_credstore__parse_file(const struct certo_buf *data, const char *i
                                      struct certo_credential *out, struct certo_err *err);
 certo_rc certo_credstore__parse_answer(const struct certo_buf *data, const char *what,
                                        struct certo_credential *out, struct certo_err *err);
+
+/* The registry's database handle (borrowed), for the install history. */
+struct certo_db *certo_registry__db(struct certo_registry *reg);
 
 #endif

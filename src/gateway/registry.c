@@ -63,6 +63,23 @@ static const struct certo_migration migrations[] = {
      " is_legacy INTEGER,"
      " created_at INTEGER NOT NULL,"
      " updated_at INTEGER NOT NULL);"},
+    {2, "install history",
+     "CREATE TABLE installs ("
+     " id INTEGER PRIMARY KEY,"
+     " endpoint_id TEXT NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,"
+     " kind TEXT NOT NULL,"
+     " outcome TEXT NOT NULL,"
+     " started_at INTEGER NOT NULL,"
+     " finished_at INTEGER,"
+     " alias TEXT,"
+     " fp_before TEXT,"
+     " fp_after TEXT,"
+     " step TEXT,"
+     " message TEXT,"
+     " output TEXT,"
+     " changes TEXT,"
+     " undoes INTEGER);"
+     "CREATE INDEX installs_endpoint ON installs(endpoint_id, id);"},
 };
 
 /* Column of each field: the option name, but "user" is reserved in SQL. */
@@ -174,6 +191,12 @@ const char *
 certo_registry_dir(const struct certo_registry *reg)
 {
     return reg->dir;
+}
+
+struct certo_db *
+certo_registry__db(struct certo_registry *reg)
+{
+    return reg->db;
 }
 
 static certo_rc

@@ -226,7 +226,7 @@ read_output(int *fd, struct certo_buf *b, bool *truncated)
         n = read(*fd, chunk, sizeof(chunk));
     } while (n < 0 && errno == EINTR);
     if (n < 0)
-        return errno == EAGAIN ? CERTO_OK : CERTO_EIO;
+        return errno == EAGAIN ? CERTO_EAGAIN : CERTO_EIO;
     if (n == 0) {
         close_fd(fd);
         return CERTO_OK;
@@ -239,6 +239,20 @@ read_output(int *fd, struct certo_buf *b, bool *truncated)
     if (keep == 0)
         return CERTO_OK;
     return certo_buf_append(b, chunk, keep);
+}
+
+/*
+ * Takes what is already in a pipe, without waiting: the output a child wrote before it
+ * exited must not be lost because the loop got the CPU late. Bounded, in case a
+ * grandchild keeps writing.
+ */
+static void
+drain_ready(int *fd, struct certo_buf *b, bool *truncated)
+{
+    for (int i = 0; *fd >= 0 && i < 4096; i++) {
+        if (read_output(fd, b, truncated) != CERTO_OK)
+            break;
+    }
 }
 
 /* One run: the parent's ends of the pipes and the child's state. */
@@ -408,8 +422,11 @@ run_pump(struct run *s, const struct certo_exec_opts *o, struct certo_exec_resul
             (void)kill(-s->pid, SIGKILL);
             killed = true;
         }
-        if (s->reaped && ((s->out < 0 && s->err < 0) || now >= exited_at + DRAIN_MS))
+        if (s->reaped && ((s->out < 0 && s->err < 0) || now >= exited_at + DRAIN_MS)) {
+            drain_ready(&s->out, &r->out, &r->out_truncated);
+            drain_ready(&s->err, &r->err, &r->err_truncated);
             break;
+        }
 
         int timeout = -1;
         if (!s->reaped && s->pidfd < 0)
@@ -441,12 +458,12 @@ run_pump(struct run *s, const struct certo_exec_opts *o, struct certo_exec_resul
         }
         if (s->out >= 0 && pfd[1].revents != 0) {
             rc = read_output(&s->out, &r->out, &r->out_truncated);
-            if (rc != CERTO_OK)
+            if (rc != CERTO_OK && rc != CERTO_EAGAIN)
                 goto out;
         }
         if (s->err >= 0 && pfd[2].revents != 0) {
             rc = read_output(&s->err, &r->err, &r->err_truncated);
-            if (rc != CERTO_OK)
+            if (rc != CERTO_OK && rc != CERTO_EAGAIN)
                 goto out;
         }
     }

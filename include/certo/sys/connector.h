@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* layer: connector */
+/*
+ * For connector authors: one endpoint type's operations (STYLE.md 5). A connector reads
+ * the endpoint's current state and computes the files an install must write (plan); the
+ * install engine (gateway layer) backs those files up, stages, swaps, and rolls back, so
+ * every connector gets the same transaction for free. After the swap the connector
+ * activates the change (install script, reload) and verifies it. Connectors reach the
+ * host only through struct certo_transport. The framework allocates and zeroes
+ * 'ctx_size' bytes per use; one thread at a time.
+ */
+#ifndef CERTO_SYS_CONNECTOR_H
+#define CERTO_SYS_CONNECTOR_H
+
+#include "certo/bundle.h"
+#include "certo/secret.h"
+#include "certo/sys/transport.h"
+
+#define CERTO_CONNECTOR_ABI 1
+
+enum certo_connector_cap {
+    CERTO_CAP_VERIFY = 1u << 0,  /* verify() proves the endpoint holds or serves the chain */
+    CERTO_CAP_RESTART = 1u << 1, /* restart() exists */
+};
+
+/* An endpoint's options as the connector sees them: name/value pairs. */
+struct certo_kv {
+    const char *key;
+    const char *value;
+};
+
+struct certo_connector_cfg {
+    const char *endpoint_name;   /* for messages */
+    const struct certo_kv *opts; /* the endpoint's options ("path", "is_legacy", ...) */
+    size_t n_opts;
+    const struct certo_secret *store_password; /* borrowed; NULL when none */
+    int script_timeout_ms;                     /* deadline for install/restart scripts */
+};
+
+/** Value of option 'key' in 'cfg', or NULL. */
+const char *certo_connector_opt(const struct certo_connector_cfg *cfg, const char *key);
+
+/* One file an install writes. */
+struct certo_change {
+    char *path;                  /* owned; absolute on the endpoint host */
+    struct certo_buf data;       /* owned; the new content */
+    struct certo_file_meta meta; /* for a file that does not exist yet: its mode (0600 for
+                                    keys, 0644 otherwise); an existing file keeps its own */
+    char *summary;               /* owned; one line for --dry-run and the history */
+};
+
+struct certo_install_req {
+    const struct certo_bundle *bundle; /* borrowed: key, leaf, chain */
+    const char *alias;                 /* NULL: derived from the certificate */
+};
+
+struct certo_plan {
+    struct certo_change *changes; /* owned array */
+    size_t n_changes;
+    char *alias;        /* owned; the entry that is written */
+    char fp_before[96]; /* SHA-256 of the certificate under 'alias' before, "" if none */
+    char fp_after[96];  /* SHA-256 of the certificate installed */
+    char **notes;       /* owned; warnings shown to the user */
+    size_t n_notes;
+};
+
+/** Appends a change (takes 'path', 'summary' and the buffer's memory). */
+void certo_plan_add_change(struct certo_plan *p, char *path, struct certo_buf *data,
+                           mode_t new_mode, char *summary);
+/** Appends a note (printf-style). */
+void certo_plan_note(struct certo_plan *p, const char *fmt, ...) CERTO_PRINTF(2, 3);
+void certo_plan_dispose(struct certo_plan *p);
+
+struct certo_connector_ops {
+    unsigned abi;     /* CERTO_CONNECTOR_ABI */
+    const char *name; /* the endpoint type: "p12", "nginx", ... */
+    unsigned caps;    /* enum certo_connector_cap */
+    size_t ctx_size;
+
+    /* Required. Validates 'cfg' into 'ctx'. No I/O. 'cfg' outlives the ctx. */
+    certo_rc (*configure)(void *ctx, const struct certo_connector_cfg *cfg, struct certo_err *err);
+    /* Required. Preflight: appends one line per finding to 'report' ("ok: ...",
+     * "missing: ..."); returns CERTO_ENOTFOUND/EPERM/EAUTH when something needed is
+     * missing (the report says what). Changes nothing. May block. */
+    certo_rc (*check)(void *ctx, struct certo_transport *t, struct certo_buf *report,
+                      struct certo_err *err);
+    /* Required. Reads the current state and fills 'plan' with the files to write. Changes
+     * nothing on the host. May block. 'plan' is an out-param: zeroed at entry, filled only
+     * on success; the caller releases it with certo_plan_dispose. */
+    certo_rc (*plan)(void *ctx, struct certo_transport *t, const struct certo_install_req *req,
+                     struct certo_plan *plan, struct certo_err *err);
+    /* Optional. Checks the staged files before they go live ('staged' parallel to
+     * plan->changes): e.g. a configuration test. May block. */
+    certo_rc (*test)(void *ctx, struct certo_transport *t, const struct certo_plan *plan,
+                     const char *const *staged, struct certo_err *err);
+    /* Optional. After the swap: makes the endpoint use the new files (install script,
+     * reload). Program output goes to 'log'. A failure rolls the install back. May block. */
+    certo_rc (*activate)(void *ctx, struct certo_transport *t, const struct certo_plan *plan,
+                         struct certo_buf *log, struct certo_err *err);
+    /* Optional (CERTO_CAP_VERIFY). Proves the endpoint now holds or serves fp_after. */
+    certo_rc (*verify)(void *ctx, struct certo_transport *t, const struct certo_plan *plan,
+                       struct certo_err *err);
+    /* Optional. After a rollback restored the old files: make the endpoint use them. */
+    certo_rc (*reactivate)(void *ctx, struct certo_transport *t, struct certo_buf *log,
+                           struct certo_err *err);
+    /* Optional (CERTO_CAP_RESTART). Restarts the endpoint (restart script). */
+    certo_rc (*restart)(void *ctx, struct certo_transport *t, struct certo_buf *log,
+                        struct certo_err *err);
+    /* Optional. Releases what configure() acquired (not ctx itself). */
+    void (*cleanup)(void *ctx);
+};
+
+/** The connector of endpoint type 'name', or NULL. */
+const struct certo_connector_ops *certo_connector_find(const char *name);
+
+/**
+ * Runs a custom script the seed's way: argv only ('script' then 'arg' when not NULL),
+ * a clean environment (PATH, LANG=C and the CERTO_* variables given in 'env'), the
+ * deadline of cfg->script_timeout_ms. Output (stdout then stderr) is appended to 'log'.
+ * @return CERTO_OK when it exits 0; CERTO_EREMOTE (non-zero exit, signal), CERTO_ETIMEDOUT,
+ *         CERTO_ENOTFOUND / CERTO_EPERM (cannot run it), naming the script.
+ */
+CERTO_MUST_CHECK certo_rc certo_connector_run_script(struct certo_transport *t,
+                                                     const struct certo_connector_cfg *cfg,
+                                                     const char *script, const char *arg,
+                                                     const char *const *env, struct certo_buf *log,
+                                                     struct certo_err *err);
+
+#endif

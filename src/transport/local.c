@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The local transport (transport layer): the endpoint is on the gateway's own host.
+ * Files go through util/file.c's atomic replacement; programs through certo_exec_run.
+ * Holds no state.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "certo/file.h"
+#include "certo/mem.h"
+#include "certo/sys/transport.h"
+
+static certo_rc
+local_open(void *ctx, const char *target, struct certo_err *err)
+{
+    (void)ctx;
+    (void)target;
+    (void)err;
+    return CERTO_OK;
+}
+
+static void
+local_close(void *ctx)
+{
+    (void)ctx;
+}
+
+static certo_rc
+local_exec(void *ctx, const struct certo_exec_opts *o, struct certo_exec_result *r,
+           struct certo_err *err)
+{
+    certo_rc rc = certo_exec_run(o, r);
+    (void)ctx;
+    if (rc != CERTO_OK)
+        return certo_err_sys(err, rc, "transport.local", "cannot run %s",
+                             o->argv != NULL && o->argv[0] != NULL ? o->argv[0] : "(nothing)");
+    return CERTO_OK;
+}
+
+static certo_rc
+local_get(void *ctx, const char *path, struct certo_buf *out, struct certo_err *err)
+{
+    certo_rc rc = certo_file_read(out, path);
+    (void)ctx;
+    if (rc == CERTO_ETOOBIG)
+        return certo_err_set(err, rc, "transport.local", "%s is larger than %zu bytes", path,
+                             out->max);
+    if (rc != CERTO_OK)
+        return certo_err_sys(err, rc, "transport.local", "cannot read %s", path);
+    return CERTO_OK;
+}
+
+static certo_rc
+local_put(void *ctx, const char *path, const void *data, size_t len,
+          const struct certo_file_meta *meta, struct certo_err *err)
+{
+    struct stat st;
+    bool existed = stat(path, &st) == 0;
+    certo_rc rc;
+
+    (void)ctx;
+    rc = certo_file_replace(path, data, len, meta != NULL ? meta->mode : 0600);
+    if (rc != CERTO_OK)
+        return certo_err_sys(err, rc, "transport.local", "cannot write %s", path);
+    if (meta == NULL || !meta->exists)
+        return CERTO_OK;
+    /* Make the file look like 'meta' (a staged copy of a file owned by someone else).
+     * The owner can only be given by root; a failure to do so is not an error. */
+    if (chmod(path, meta->mode & 07777) != 0)
+        return certo_err_sys(err, CERTO_EIO, "transport.local", "cannot set the mode of %s", path);
+    if (!existed || st.st_uid != meta->uid || st.st_gid != meta->gid)
+        (void)chown(path, meta->uid, meta->gid);
+    return CERTO_OK;
+}
+
+static certo_rc
+fsync_dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir;
+    int fd;
+    certo_rc rc = CERTO_OK;
+
+    if (slash == NULL)
+        dir = certo_strdup(".");
+    else if (slash == path)
+        dir = certo_strdup("/");
+    else
+        dir = certo_strndup(path, (size_t)(slash - path));
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0)
+        rc = CERTO_EIO;
+    if (fd >= 0)
+        close(fd);
+    certo_free(dir);
+    return rc;
+}
+
+static certo_rc
+local_rename(void *ctx, const char *from, const char *to, struct certo_err *err)
+{
+    (void)ctx;
+    if (rename(from, to) != 0)
+        return certo_err_sys(err, certo_file_rc_from_errno(errno), "transport.local",
+                             "cannot rename %s to %s", from, to);
+    if (fsync_dir_of(to) != CERTO_OK)
+        return certo_err_sys(err, CERTO_EIO, "transport.local", "cannot sync the directory of %s",
+                             to);
+    return CERTO_OK;
+}
+
+static certo_rc
+local_remove(void *ctx, const char *path, struct certo_err *err)
+{
+    (void)ctx;
+    if (unlink(path) != 0 && errno != ENOENT)
+        return certo_err_sys(err, certo_file_rc_from_errno(errno), "transport.local",
+                             "cannot remove %s", path);
+    return CERTO_OK;
+}
+
+static certo_rc
+local_stat(void *ctx, const char *path, struct certo_file_meta *out, struct certo_err *err)
+{
+    struct stat st;
+
+    (void)ctx;
+    memset(out, 0, sizeof(*out));
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return CERTO_OK;
+        return certo_err_sys(err, certo_file_rc_from_errno(errno), "transport.local",
+                             "cannot look at %s", path);
+    }
+    out->exists = true;
+    out->is_dir = S_ISDIR(st.st_mode);
+    out->mode = st.st_mode & 07777;
+    out->uid = st.st_uid;
+    out->gid = st.st_gid;
+    out->size = st.st_size;
+    return CERTO_OK;
+}
+
+static certo_rc
+local_access(void *ctx, const char *path, int mode, struct certo_err *err)
+{
+    (void)ctx;
+    if (access(path, mode) != 0)
+        return certo_err_sys(err, certo_file_rc_from_errno(errno), "transport.local", "%s", path);
+    return CERTO_OK;
+}
+
+const struct certo_transport_ops certo_transport_local = {
+    .abi = CERTO_TRANSPORT_ABI,
+    .name = "local",
+    .ctx_size = 0,
+    .open = local_open,
+    .close = local_close,
+    .exec = local_exec,
+    .get = local_get,
+    .put = local_put,
+    .rename = local_rename,
+    .remove = local_remove,
+    .stat = local_stat,
+    .access = local_access,
+};
+
+certo_rc
+certo_transport_open(struct certo_transport **out, const struct certo_transport_ops *ops,
+                     const char *target, struct certo_err *err)
+{
+    struct certo_transport *t;
+    certo_rc rc;
+
+    *out = NULL;
+    if (ops->abi != CERTO_TRANSPORT_ABI)
+        return certo_err_set(err, CERTO_EINTERNAL, "transport", "transport %s has ABI %u, not %d",
+                             ops->name, ops->abi, CERTO_TRANSPORT_ABI);
+    t = certo_calloc(1, sizeof(*t));
+    t->ops = ops;
+    t->ctx = certo_calloc(1, ops->ctx_size > 0 ? ops->ctx_size : 1);
+    rc = ops->open(t->ctx, target, err);
+    if (rc != CERTO_OK) {
+        certo_free(t->ctx);
+        certo_free(t);
+        return rc;
+    }
+    *out = t;
+    return CERTO_OK;
+}
+
+void
+certo_transport_close(struct certo_transport *t)
+{
+    if (t == NULL)
+        return;
+    t->ops->close(t->ctx);
+    certo_free(t->ctx);
+    certo_free(t);
+}
