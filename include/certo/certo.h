@@ -18,6 +18,7 @@
 #include "certo/clock.h"
 #include "certo/log.h"
 #include "certo/exec.h"
+#include "certo/hex.h"
 #include "certo/uuid.h"
 #include "certo/key.h"
 #include "certo/cert.h"

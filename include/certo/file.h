@@ -34,6 +34,12 @@ CERTO_MUST_CHECK certo_rc certo_file_read(struct certo_buf *out, const char *pat
 CERTO_MUST_CHECK certo_rc certo_file_replace(const char *path, const void *data, size_t len,
                                              mode_t new_mode);
 
+/**
+ * Creates directory 'path' and its missing parents with 'mode'; existing ones are left
+ * as they are. @return CERTO_OK; CERTO_EPERM, CERTO_ENOTFOUND, CERTO_EIO with errno set.
+ */
+CERTO_MUST_CHECK certo_rc certo_file_mkdirs(const char *path, mode_t mode);
+
 /** True if 'path' exists (any type). */
 bool certo_file_exists(const char *path);
 

@@ -420,3 +420,12 @@ cli_json_str(struct certo_buf *b, const char *s)
         rc = certo_buf_append(b, "\"", 1);
     return rc;
 }
+
+certo_rc
+cli_open_registry(struct certo_registry **reg, const struct cli_args *a, struct certo_err *err)
+{
+    char *dir = certo_registry_default_dir(cli_get(a, "data"));
+    certo_rc rc = certo_registry_open(reg, dir, err);
+    certo_free(dir);
+    return rc;
+}

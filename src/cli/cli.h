@@ -110,6 +110,11 @@ certo_rc cli_write_file(const char *path, const void *data, size_t len, mode_t m
 certo_rc cli_check_distinct(const char *in, const char *out, const char *out_opt,
                             struct certo_err *err);
 
+struct certo_registry;
+/** Opens the gateway registry in --data DIR (or the default directory). */
+certo_rc cli_open_registry(struct certo_registry **reg, const struct cli_args *a,
+                           struct certo_err *err);
+
 /** Prints the error of a failed command on stderr and returns its exit code. */
 int cli_fail(const struct cli_cmd *cmd, certo_rc rc, const struct certo_err *err);
 /** Prints a usage error naming the problem and returns 2. */

@@ -38,15 +38,6 @@ static const struct cli_opt remove_opts[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
-static certo_rc
-open_registry(struct certo_registry **reg, const struct cli_args *a, struct certo_err *err)
-{
-    char *dir = certo_registry_default_dir(cli_get(a, "data"));
-    certo_rc rc = certo_registry_open(reg, dir, err);
-    certo_free(dir);
-    return rc;
-}
-
 static int
 run_add(const struct cli_cmd *cmd, struct cli_args *a)
 {
@@ -70,7 +61,7 @@ run_add(const struct cli_cmd *cmd, struct cli_args *a)
     cs.name = certo_strdup(a->pos[0]);
     cs.target = cs.type == CERTO_CREDSTORE_EXEC ? (command != NULL ? certo_strdup(command) : NULL)
                                                 : (path != NULL ? certo_strdup(path) : NULL);
-    rc = open_registry(&reg, a, &err);
+    rc = cli_open_registry(&reg, a, &err);
     if (rc == CERTO_OK)
         rc = certo_registry_store_add(reg, &cs, &err);
     if (rc != CERTO_OK)
@@ -93,7 +84,7 @@ run_list(const struct cli_cmd *cmd, struct cli_args *a)
     certo_rc rc;
     int code = 0;
 
-    rc = open_registry(&reg, a, &err);
+    rc = cli_open_registry(&reg, a, &err);
     if (rc == CERTO_OK)
         rc = certo_registry_store_list(reg, &list, &n, &err);
     if (rc != CERTO_OK) {
@@ -144,7 +135,7 @@ run_remove(const struct cli_cmd *cmd, struct cli_args *a)
     certo_rc rc;
     int code = 0;
 
-    rc = open_registry(&reg, a, &err);
+    rc = cli_open_registry(&reg, a, &err);
     if (rc == CERTO_OK)
         rc = certo_registry_store_remove(reg, a->pos[0], &err);
     if (rc != CERTO_OK)

@@ -327,15 +327,6 @@ check_store_credential(struct certo_registry *reg, const struct certo_endpoint *
     return rc;
 }
 
-static certo_rc
-open_registry(struct certo_registry **reg, const struct cli_args *a, struct certo_err *err)
-{
-    char *dir = certo_registry_default_dir(cli_get(a, "data"));
-    certo_rc rc = certo_registry_open(reg, dir, err);
-    certo_free(dir);
-    return rc;
-}
-
 /* ---- tls add TYPE ---- */
 
 struct add_cmd {
@@ -370,7 +361,7 @@ run_add(const struct cli_cmd *cmd, struct cli_args *a)
     if (rc == CERTO_OK)
         rc = certo_endpoint_check_local(&ep, sec.s[CERTO_F_STORE_PASSWORD], &err);
     if (rc == CERTO_OK)
-        rc = open_registry(&reg, a, &err);
+        rc = cli_open_registry(&reg, a, &err);
     if (rc == CERTO_OK)
         rc = check_store_credential(reg, &ep, &err);
     if (rc == CERTO_OK)
@@ -487,7 +478,7 @@ run_list(const struct cli_cmd *cmd, struct cli_args *a)
     certo_rc rc;
     int code;
 
-    rc = open_registry(&reg, a, &err);
+    rc = cli_open_registry(&reg, a, &err);
     if (rc == CERTO_OK)
         rc = certo_registry_list(reg, &eps, &n, &err);
     if (rc != CERTO_OK) {
@@ -559,7 +550,7 @@ run_show(const struct cli_cmd *cmd, struct cli_args *a)
     certo_rc rc;
     int code = 0;
 
-    rc = open_registry(&reg, a, &err);
+    rc = cli_open_registry(&reg, a, &err);
     if (rc == CERTO_OK)
         rc = certo_registry_get(reg, a->pos[0], &ep, &err);
     if (rc != CERTO_OK)
@@ -587,7 +578,7 @@ run_remove(const struct cli_cmd *cmd, struct cli_args *a)
     certo_rc rc;
     int code = 0;
 
-    rc = open_registry(&reg, a, &err);
+    rc = cli_open_registry(&reg, a, &err);
     if (rc == CERTO_OK)
         rc = certo_registry_get(reg, a->pos[0], &ep, &err);
     if (rc == CERTO_OK)
@@ -634,7 +625,7 @@ run_update(const struct cli_cmd *cmd, struct cli_args *a)
 
     certo_gw_host_detect(&host);
     warn_cmdline_secrets(cmd, a);
-    rc = open_registry(&reg, a, &err);
+    rc = cli_open_registry(&reg, a, &err);
     if (rc == CERTO_OK)
         rc = certo_registry_get(reg, a->pos[0], &old, &err);
     if (rc != CERTO_OK)
@@ -866,7 +857,7 @@ run_install(const struct cli_cmd *cmd, struct cli_args *a)
     if (rc == CERTO_OK)
         rc = check_validity(b, cli_has(a, "force"), &err);
     if (rc == CERTO_OK)
-        rc = open_registry(&reg, a, &err);
+        rc = cli_open_registry(&reg, a, &err);
     if (rc == CERTO_OK)
         rc = certo_registry_get(reg, a->pos[0], &ep, &err);
     if (rc != CERTO_OK) {
@@ -920,7 +911,7 @@ run_op(const struct cli_cmd *cmd, struct cli_args *a)
     o.dry_run = cli_has(a, "dry-run");
     rc = script_timeout(a, &o.script_timeout_ms, &err);
     if (rc == CERTO_OK)
-        rc = open_registry(&reg, a, &err);
+        rc = cli_open_registry(&reg, a, &err);
     if (rc == CERTO_OK)
         rc = certo_registry_get(reg, a->pos[0], &ep, &err);
     if (rc == CERTO_OK && restart && o.dry_run) {
@@ -1011,7 +1002,7 @@ run_history(const struct cli_cmd *cmd, struct cli_args *a)
     certo_rc rc;
     int code = 0;
 
-    rc = open_registry(&reg, a, &err);
+    rc = cli_open_registry(&reg, a, &err);
     if (rc == CERTO_OK)
         rc = certo_registry_get(reg, a->pos[0], &ep, &err);
     if (rc == CERTO_OK)
@@ -1064,7 +1055,7 @@ run_check(const struct cli_cmd *cmd, struct cli_args *a)
     int code = 0;
 
     certo_buf_init(&report, 1024 * 1024);
-    rc = open_registry(&reg, a, &err);
+    rc = cli_open_registry(&reg, a, &err);
     if (rc == CERTO_OK)
         rc = certo_registry_get(reg, a->pos[0], &ep, &err);
     if (rc == CERTO_OK)

@@ -91,25 +91,10 @@ crash_point(const char *step)
 static certo_rc
 mkdir_p(const char *dir, struct certo_err *err)
 {
-    char *p = certo_strdup(dir);
-    certo_rc rc = CERTO_OK;
-
-    for (char *s = p + 1;; s++) {
-        char c = *s;
-        if (c != '/' && c != '\0')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-            rc = certo_err_sys(err, certo_file_rc_from_errno(errno), "gateway.install",
-                               "cannot create %s", p);
-            break;
-        }
-        *s = c;
-        if (c == '\0')
-            break;
-    }
-    certo_free(p);
-    return rc;
+    certo_rc rc = certo_file_mkdirs(dir, 0700);
+    if (rc != CERTO_OK)
+        return certo_err_sys(err, rc, "gateway.install", "cannot create %s", dir);
+    return CERTO_OK;
 }
 
 static void

@@ -126,31 +126,6 @@ certo_registry_default_dir(const char *explicit_dir)
     return certo_asprintf("%s/.local/share/certo", v != NULL ? v : ".");
 }
 
-/* mkdir -p with 0700 for what we create; an existing directory is left as it is. */
-static certo_rc
-make_dirs(const char *dir, struct certo_err *err)
-{
-    char *p = certo_strdup(dir);
-    certo_rc rc = CERTO_OK;
-
-    for (char *s = p + 1;; s++) {
-        char c = *s;
-        if (c != '/' && c != '\0')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-            rc = certo_err_sys(err, certo_file_rc_from_errno(errno), "gateway.registry",
-                               "cannot create data directory %s", p);
-            break;
-        }
-        *s = c;
-        if (c == '\0')
-            break;
-    }
-    certo_free(p);
-    return rc;
-}
-
 certo_rc
 certo_registry_open(struct certo_registry **out, const char *dir, struct certo_err *err)
 {
@@ -159,9 +134,11 @@ certo_registry_open(struct certo_registry **out, const char *dir, struct certo_e
     certo_rc rc = CERTO_EINTERNAL;
 
     *out = NULL;
-    rc = make_dirs(dir, err);
-    if (rc != CERTO_OK)
+    rc = certo_file_mkdirs(dir, 0700);
+    if (rc != CERTO_OK) {
+        rc = certo_err_sys(err, rc, "gateway.registry", "cannot create data directory %s", dir);
         goto out;
+    }
     reg = certo_calloc(1, sizeof(*reg));
     reg->dir = certo_strdup(dir);
     dbpath = certo_asprintf("%s/gateway.db", dir);

@@ -22,6 +22,7 @@
 #include "certo/cert.h"
 #include "certo/clock.h"
 #include "certo/csr.h"
+#include "certo/hex.h"
 #include "certo/key.h"
 #include "certo/limits.h"
 #include "certo/mem.h"
@@ -71,18 +72,6 @@ struct rdn_item {
     char *value; /* owned, unescaped UTF-8 */
     bool merge;  /* joined to the previous attribute by '+' (multi-valued RDN) */
 };
-
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 static void
 items_free(struct rdn_item *items, size_t n)
@@ -142,8 +131,9 @@ scan_subject(struct rdn_item **out, size_t *n_out, const char *text, struct cert
                                        "subject: '\\' at the end of the value of %s", it->type);
                     goto out;
                 }
-                if (!slash && hexval(p[1]) >= 0 && p[2] != '\0' && hexval(p[2]) >= 0) {
-                    val[vl++] = (char)(hexval(p[1]) * 16 + hexval(p[2]));
+                if (!slash && certo_hex_value(p[1]) >= 0 && p[2] != '\0' &&
+                    certo_hex_value(p[2]) >= 0) {
+                    val[vl++] = (char)(certo_hex_value(p[1]) * 16 + certo_hex_value(p[2]));
                     p += 3;
                 } else {
                     val[vl++] = p[1];

@@ -16,6 +16,7 @@
 
 #include "certo/clock.h"
 #include "certo/file.h"
+#include "certo/hex.h"
 #include "certo/mem.h"
 #include "certo/seal.h"
 
@@ -32,18 +33,6 @@ struct certo_seal_key {
 
 static const unsigned char magic[3] = {'C', 'S', 0x01};
 
-static int
-hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* 64 hex digits, optionally followed by one newline (a file written by an editor). */
 static bool
 parse_hex_key(unsigned char *out, const char *s, size_t len)
@@ -53,8 +42,8 @@ parse_hex_key(unsigned char *out, const char *s, size_t len)
     if (len != HEX_LEN)
         return false;
     for (size_t i = 0; i < CERTO_SEAL_KEY_LEN; i++) {
-        int hi = hexval((unsigned char)s[2 * i]);
-        int lo = hexval((unsigned char)s[2 * i + 1]);
+        int hi = certo_hex_value((unsigned char)s[2 * i]);
+        int lo = certo_hex_value((unsigned char)s[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         out[i] = (unsigned char)(hi << 4 | lo);
@@ -127,9 +116,8 @@ create_key_file(const char *path, struct certo_err *err)
         goto out;
     }
     for (size_t i = 0; i < sizeof(raw); i++) {
-        static const char digits[] = "0123456789abcdef";
-        hex[2 * i] = digits[raw[i] >> 4];
-        hex[2 * i + 1] = digits[raw[i] & 15];
+        hex[2 * i] = certo_hex_digit(raw[i] >> 4);
+        hex[2 * i + 1] = certo_hex_digit(raw[i]);
     }
     hex[HEX_LEN] = '\n';
     hex[HEX_LEN + 1] = '\0';

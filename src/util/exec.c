@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "certo/exec.h"
+#include "certo/file.h"
 #include "certo/limits.h"
 
 #define KILL_GRACE_MS 2000      /* SIGTERM to SIGKILL after the deadline */
@@ -60,21 +61,6 @@ min_timeout(int cur, int64_t ms)
     if (ms > INT_MAX)
         ms = INT_MAX;
     return cur < 0 || ms < cur ? (int)ms : cur;
-}
-
-static certo_rc
-rc_from_errno(int e)
-{
-    switch (e) {
-    case ENOENT:
-    case ENOTDIR:
-        return CERTO_ENOTFOUND;
-    case EACCES:
-    case EPERM:
-        return CERTO_EPERM;
-    default:
-        return CERTO_EIO;
-    }
 }
 
 static void
@@ -351,7 +337,7 @@ run_spawn(struct run *s, const struct certo_exec_opts *o)
         n = read(rep_p[0], &child_errno, sizeof(child_errno));
     } while (n < 0 && errno == EINTR);
     if (n == (ssize_t)sizeof(child_errno)) {
-        rc = rc_from_errno(child_errno);
+        rc = certo_file_rc_from_errno(child_errno);
         run_reap(s);
         errno = child_errno;
         goto out;

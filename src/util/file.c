@@ -215,3 +215,26 @@ out:
         errno = saved;
     return rc;
 }
+
+certo_rc
+certo_file_mkdirs(const char *path, mode_t mode)
+{
+    char *p = certo_strdup(path);
+    certo_rc rc = CERTO_OK;
+
+    for (char *s = p + 1;; s++) {
+        char c = *s;
+        if (c != '/' && c != '\0')
+            continue;
+        *s = '\0';
+        if (mkdir(p, mode) != 0 && errno != EEXIST) {
+            rc = certo_file_rc_from_errno(errno);
+            break;
+        }
+        *s = c;
+        if (c == '\0')
+            break;
+    }
+    certo_free(p);
+    return rc;
+}

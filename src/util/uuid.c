@@ -6,12 +6,12 @@
 #include <string.h>
 
 #include "certo/clock.h"
+#include "certo/hex.h"
 #include "certo/uuid.h"
 
 certo_rc
 certo_uuid_v4(char out[CERTO_UUID_STRLEN + 1])
 {
-    static const char digits[] = "0123456789abcdef";
     unsigned char b[16];
     size_t o = 0;
     certo_rc rc = certo_rand_bytes(b, sizeof(b));
@@ -23,8 +23,8 @@ certo_uuid_v4(char out[CERTO_UUID_STRLEN + 1])
     for (size_t i = 0; i < sizeof(b); i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10)
             out[o++] = '-';
-        out[o++] = digits[b[i] >> 4];
-        out[o++] = digits[b[i] & 15];
+        out[o++] = certo_hex_digit(b[i] >> 4);
+        out[o++] = certo_hex_digit(b[i]);
     }
     out[o] = '\0';
     return CERTO_OK;
