@@ -180,6 +180,16 @@ test_util_exec__unread_input_no_sigpipe(void **state)
     run_unread_input(closer);
 }
 
+/* The hex mask after 'field' in /proc/PID/status text, or all ones if absent. */
+static unsigned long long
+status_mask(const char *status, const char *field)
+{
+    const char *p = strstr(status, field);
+    if (p == NULL)
+        return ~0ull;
+    return strtoull(p + strlen(field), NULL, 16);
+}
+
 /* The caller ignores SIGPIPE and blocks SIGUSR1 (in a forked test process, since that is
  * process state): the program must still start with defaults. */
 static void
@@ -199,9 +209,11 @@ test_util_exec__child_signal_defaults(void **state)
         pthread_sigmask(SIG_BLOCK, &set, NULL);
         if (certo_exec_run(&o, &r) != CERTO_OK)
             _exit(10);
-        if (strstr(out_str(&r), "\nSigIgn:\t0000000000000000\n") == NULL)
+        /* Only the standard signals 1-31 are ours to reset: glibc refuses to touch its
+         * reserved real-time signals 32 and 33, which some parents (GNU make) ignore. */
+        if ((status_mask(out_str(&r), "SigIgn:") & 0x7fffffffu) != 0)
             _exit(11);
-        if (strstr(out_str(&r), "\nSigBlk:\t0000000000000000\n") == NULL)
+        if ((status_mask(out_str(&r), "SigBlk:") & 0x7fffffffu) != 0)
             _exit(12);
         certo_exec_result_dispose(&r);
         _exit(0);
