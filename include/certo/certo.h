@@ -30,6 +30,7 @@
 #include "certo/jks.h"
 #include "certo/bundle.h"
 #include "certo/seal.h"
+#include "certo/tlsprobe.h"
 #include "certo/store.h"
 #include "certo/endpoint.h"
 #include "certo/registry.h"
