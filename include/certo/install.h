@@ -25,16 +25,23 @@ struct certo_install_opts {
     int script_timeout_ms; /* install/restart script deadline; 0: 300 s */
 };
 
+/* What the start of an operation found of an earlier, interrupted one. */
+enum certo_recovery {
+    CERTO_RECOVERY_NONE = 0,        /* nothing was pending */
+    CERTO_RECOVERY_ROLLED_BACK = 1, /* it had not committed: its files were put back */
+    CERTO_RECOVERY_FINISHED = 2,    /* it had committed: its backup was filed */
+};
+
 /* What an operation did; every member owned, dispose with certo_op_result_dispose. */
 struct certo_op_result {
-    int64_t history_id;    /* 0 for a dry run */
-    char *alias;           /* the entry installed or restored */
-    char fp_before[96];    /* SHA-256 of the certificate before, "" if none */
-    char fp_after[96];     /* SHA-256 after */
-    struct certo_buf plan; /* one line per file change, then "warning: ..." notes */
-    struct certo_buf log;  /* output of the scripts that ran */
-    char step[16];         /* the step that failed, "" on success */
-    bool recovered;        /* an interrupted transaction was rolled back first */
+    int64_t history_id;           /* 0 for a dry run */
+    char *alias;                  /* the entry installed or restored */
+    char fp_before[96];           /* SHA-256 of the certificate before, "" if none */
+    char fp_after[96];            /* SHA-256 after */
+    struct certo_buf plan;        /* one line per file change, then "warning: ..." notes */
+    struct certo_buf log;         /* output of the scripts that ran */
+    char step[16];                /* the step that failed, "" on success */
+    enum certo_recovery recovery; /* what happened to an interrupted transaction first */
 };
 void certo_op_result_dispose(struct certo_op_result *r);
 
@@ -75,12 +82,12 @@ CERTO_MUST_CHECK certo_rc certo_install_check(struct certo_registry *reg,
                                               struct certo_buf *report, struct certo_err *err);
 
 /**
- * Rolls back an interrupted transaction of 'ep', if there is one (under the lock).
- * *recovered tells whether there was one. Every other operation calls it first.
+ * Rolls back (or, when it had committed, finishes) an interrupted transaction of 'ep',
+ * if there is one, under the lock. Every other operation calls it first.
  */
 CERTO_MUST_CHECK certo_rc certo_install_recover(struct certo_registry *reg,
-                                                const struct certo_endpoint *ep, bool *recovered,
-                                                struct certo_err *err);
+                                                const struct certo_endpoint *ep,
+                                                enum certo_recovery *out, struct certo_err *err);
 
 /* One history record. */
 struct certo_history {

@@ -836,6 +836,20 @@ op_failed(const struct cli_cmd *cmd, certo_rc rc, const struct certo_err *err,
     return certo_rc_exit_code(rc) == 2 ? 2 : 1;
 }
 
+static void
+note_recovery(const struct cli_cmd *cmd, const struct certo_endpoint *ep, enum certo_recovery rec)
+{
+    if (rec == CERTO_RECOVERY_ROLLED_BACK)
+        fprintf(stderr,
+                "certo %s: note: an interrupted transaction on '%s' was rolled back first\n",
+                cmd->name, ep->val[CERTO_F_NAME]);
+    else if (rec == CERTO_RECOVERY_FINISHED)
+        fprintf(stderr,
+                "certo %s: note: an interrupted transaction on '%s' had committed and was "
+                "finished first\n",
+                cmd->name, ep->val[CERTO_F_NAME]);
+}
+
 static int
 run_install(const struct cli_cmd *cmd, struct cli_args *a)
 {
@@ -865,11 +879,7 @@ run_install(const struct cli_cmd *cmd, struct cli_args *a)
         goto out;
     }
     rc = certo_install(reg, &ep, b, &o, &r, &err);
-    if (r.recovered)
-        fprintf(stderr,
-                "certo %s: note: an interrupted transaction on '%s' was rolled back "
-                "first\n",
-                cmd->name, ep.val[CERTO_F_NAME]);
+    note_recovery(cmd, &ep, r.recovery);
     if (rc != CERTO_OK) {
         code = op_failed(cmd, rc, &err, &r);
         goto out;
@@ -923,6 +933,7 @@ run_op(const struct cli_cmd *cmd, struct cli_args *a)
     if (rc == CERTO_OK)
         rc = restart ? certo_install_restart(reg, &ep, &o, &r, &err)
                      : certo_install_rollback(reg, &ep, &o, &r, &err);
+    note_recovery(cmd, &ep, r.recovery);
     if (r.log.len > 0)
         fputs((const char *)r.log.data, stdout);
     if (rc != CERTO_OK) {

@@ -169,9 +169,22 @@ jread(const char *dir, const char *name, struct certo_buf *out, struct certo_err
 
 /* ---- history ---- */
 
+/* Binds text, or SQL NULL for NULL and "". */
+static certo_rc
+bind_opt(struct certo_stmt *st, int idx, const char *v)
+{
+    return v != NULL && v[0] != '\0' ? certo_stmt_bind_text(st, idx, v)
+                                     : certo_stmt_bind_null(st, idx);
+}
+
+/*
+ * Records an operation as running. What is known before it runs (the plan, the
+ * fingerprints) is stored now, so that a transaction finished by a later recovery still
+ * has it.
+ */
 static certo_rc
 hist_insert(struct session *s, const char *kind, const char *alias, const char *fp_before,
-            int64_t undoes, int64_t *id, struct certo_err *err)
+            const struct certo_op_result *r, int64_t undoes, int64_t *id, struct certo_err *err)
 {
     struct certo_db *db = certo_registry__db(s->reg);
     struct certo_stmt *st = NULL;
@@ -180,16 +193,19 @@ hist_insert(struct session *s, const char *kind, const char *alias, const char *
 
     rc = certo_db_prepare(db, &st,
                           "INSERT INTO installs (endpoint_id, kind, outcome, started_at, alias, "
-                          "fp_before, undoes) VALUES ($1, $2, 'running', $3, $4, $5, $6) "
-                          "RETURNING id",
+                          "fp_before, undoes, fp_after, changes) "
+                          "VALUES ($1, $2, 'running', $3, $4, $5, $6, $7, $8) RETURNING id",
                           err);
-    if (rc == CERTO_OK && (certo_stmt_bind_text(st, 1, s->ep->id) != CERTO_OK ||
-                           certo_stmt_bind_text(st, 2, kind) != CERTO_OK ||
-                           certo_stmt_bind_int(st, 3, (int64_t)certo_clock_now()) != CERTO_OK ||
-                           certo_stmt_bind_text(st, 4, alias) != CERTO_OK ||
-                           certo_stmt_bind_text(st, 5, fp_before) != CERTO_OK ||
-                           (undoes > 0 ? certo_stmt_bind_int(st, 6, undoes)
-                                       : certo_stmt_bind_null(st, 6)) != CERTO_OK))
+    if (rc == CERTO_OK &&
+        (certo_stmt_bind_text(st, 1, s->ep->id) != CERTO_OK ||
+         certo_stmt_bind_text(st, 2, kind) != CERTO_OK ||
+         certo_stmt_bind_int(st, 3, (int64_t)certo_clock_now()) != CERTO_OK ||
+         bind_opt(st, 4, alias) != CERTO_OK || bind_opt(st, 5, fp_before) != CERTO_OK ||
+         (undoes > 0 ? certo_stmt_bind_int(st, 6, undoes) : certo_stmt_bind_null(st, 6)) !=
+             CERTO_OK ||
+         bind_opt(st, 7, r != NULL ? r->fp_after : NULL) != CERTO_OK ||
+         bind_opt(st, 8, r != NULL && r->plan.len > 0 ? (const char *)r->plan.data : NULL) !=
+             CERTO_OK))
         rc = certo_err_set(err, CERTO_EIO, "gateway.install", "cannot record the history");
     if (rc == CERTO_OK)
         rc = certo_stmt_step(st, &row, err);
@@ -211,7 +227,8 @@ hist_finish(struct session *s, int64_t id, const char *outcome, const char *step
     if (id <= 0 ||
         certo_db_prepare(db, &st,
                          "UPDATE installs SET outcome = $2, finished_at = $3, step = $4, "
-                         "message = $5, output = $6, changes = $7, fp_after = $8, "
+                         "message = $5, output = COALESCE($6, output), "
+                         "changes = COALESCE($7, changes), fp_after = COALESCE($8, fp_after), "
                          "alias = COALESCE($9, alias) WHERE id = $1",
                          &ignore) != CERTO_OK)
         return;
@@ -576,14 +593,14 @@ out:
 
 /* Must hold the lock. */
 static certo_rc
-recover_locked(struct session *s, bool *recovered, struct certo_err *err)
+recover_locked(struct session *s, enum certo_recovery *out, struct certo_err *err)
 {
     struct txn x = {0};
     struct certo_buf state;
     int64_t hist = 0;
     certo_rc rc;
 
-    *recovered = false;
+    *out = CERTO_RECOVERY_NONE;
     if (!certo_file_exists(s->jdir))
         return CERTO_OK;
     x.s = s;
@@ -593,7 +610,7 @@ recover_locked(struct session *s, bool *recovered, struct certo_err *err)
         certo_err_clear(err);
         rm_rf(s->jdir);
         certo_buf_dispose(&state);
-        *recovered = true;
+        *out = CERTO_RECOVERY_ROLLED_BACK;
         return CERTO_OK;
     }
     if (rc == CERTO_OK)
@@ -609,8 +626,10 @@ recover_locked(struct session *s, bool *recovered, struct certo_err *err)
         for (size_t i = 0; i < x.n; i++)
             CERTO_FREE(x.ops[i].stage);
         rc = commit(&x, err);
-        if (rc == CERTO_OK)
+        if (rc == CERTO_OK) {
             hist_finish(s, hist, "ok", NULL, "finished after an interruption", NULL);
+            *out = CERTO_RECOVERY_FINISHED;
+        }
     } else {
         bool swapped = strcmp(st, "swapping") == 0 || strcmp(st, "swapped") == 0;
         rc = restore(s, &x, swapped, err);
@@ -625,10 +644,9 @@ recover_locked(struct session *s, bool *recovered, struct certo_err *err)
             snprintf(msg, sizeof(msg), "interrupted after step '%.16s'; rolled back", st);
             hist_finish(s, hist, "interrupted", st, msg, NULL);
             rm_rf(s->jdir);
+            *out = CERTO_RECOVERY_ROLLED_BACK;
         }
     }
-    if (rc == CERTO_OK)
-        *recovered = true;
 out:
     certo_buf_dispose(&state);
     txn_dispose(&x);
@@ -771,7 +789,7 @@ certo_install(struct certo_registry *reg, const struct certo_endpoint *ep,
     memset(&plan, 0, sizeof(plan));
     rc = session_open(&s, reg, ep, o->script_timeout_ms, err);
     if (rc == CERTO_OK)
-        rc = recover_locked(&s, &r->recovered, err);
+        rc = recover_locked(&s, &r->recovery, err);
     if (rc == CERTO_OK)
         rc = s.ops->plan(s.ctx, s.t, &req, &plan, err);
     if (rc != CERTO_OK) {
@@ -785,13 +803,18 @@ certo_install(struct certo_registry *reg, const struct certo_endpoint *ep,
     if (o->dry_run)
         goto out;
     x.s = &s;
-    rc = hist_insert(&s, "install", plan.alias, plan.fp_before[0] ? plan.fp_before : NULL, 0,
-                     &x.hist, err);
+    rc = hist_insert(&s, "install", plan.alias, plan.fp_before, r, 0, &x.hist, err);
     if (rc != CERTO_OK)
         goto out;
     r->history_id = x.hist;
     for (size_t i = 0; i < plan.n_changes; i++) {
-        struct file_op *op = txn_add(&x, plan.changes[i].path);
+        /* A symlinked file is replaced where it really is, never the link itself. */
+        char *real = NULL;
+        rc = certo_transport_resolve(s.t, plan.changes[i].path, &real, err);
+        if (rc != CERTO_OK)
+            goto out;
+        struct file_op *op = txn_add(&x, real);
+        certo_free(real);
         rc = certo_buf_append(&op->data, plan.changes[i].data.data, plan.changes[i].data.len);
         op->new_mode = plan.changes[i].meta.mode != 0 ? plan.changes[i].meta.mode : 0600;
         if (rc != CERTO_OK)
@@ -862,7 +885,7 @@ certo_install_rollback(struct certo_registry *reg, const struct certo_endpoint *
     memset(&plan, 0, sizeof(plan));
     rc = session_open(&s, reg, ep, o->script_timeout_ms, err);
     if (rc == CERTO_OK)
-        rc = recover_locked(&s, &r->recovered, err);
+        rc = recover_locked(&s, &r->recovery, err);
     if (rc == CERTO_OK)
         rc = find_undo_target(&s, &target, &plan.alias, r->fp_after, sizeof(r->fp_after), err);
     if (rc != CERTO_OK)
@@ -897,7 +920,7 @@ certo_install_rollback(struct certo_registry *reg, const struct certo_endpoint *
         goto out;
     r->alias = plan.alias != NULL ? certo_strdup(plan.alias) : NULL;
     memcpy(plan.fp_after, r->fp_after, sizeof(plan.fp_after));
-    rc = hist_insert(&s, "rollback", plan.alias, NULL, target, &x.hist, err);
+    rc = hist_insert(&s, "rollback", plan.alias, NULL, r, target, &x.hist, err);
     if (rc != CERTO_OK)
         goto out;
     r->history_id = x.hist;
@@ -934,12 +957,12 @@ certo_install_restart(struct certo_registry *reg, const struct certo_endpoint *e
     result_init(r);
     rc = session_open(&s, reg, ep, o->script_timeout_ms, err);
     if (rc == CERTO_OK)
-        rc = recover_locked(&s, &r->recovered, err);
+        rc = recover_locked(&s, &r->recovery, err);
     if (rc == CERTO_OK && s.ops->restart == NULL)
         rc = certo_err_set(err, CERTO_EUNSUPPORTED, "gateway.install",
                            "%s endpoints cannot be restarted", certo_ep_type_name(ep->type));
     if (rc == CERTO_OK)
-        rc = hist_insert(&s, "restart", NULL, NULL, 0, &hist, err);
+        rc = hist_insert(&s, "restart", NULL, NULL, NULL, 0, &hist, err);
     if (rc == CERTO_OK) {
         r->history_id = hist;
         rc = s.ops->restart(s.ctx, s.t, &r->log, err);
@@ -957,14 +980,17 @@ certo_install_check(struct certo_registry *reg, const struct certo_endpoint *ep,
                     struct certo_buf *report, struct certo_err *err)
 {
     struct session s;
-    bool recovered = false;
+    enum certo_recovery rec = CERTO_RECOVERY_NONE;
     certo_rc rc;
 
     rc = session_open(&s, reg, ep, 0, err);
     if (rc == CERTO_OK)
-        rc = recover_locked(&s, &recovered, err);
-    if (rc == CERTO_OK && recovered)
+        rc = recover_locked(&s, &rec, err);
+    if (rc == CERTO_OK && rec == CERTO_RECOVERY_ROLLED_BACK)
         best_effort(certo_buf_printf(report, "note: an interrupted install was rolled back\n"));
+    if (rc == CERTO_OK && rec == CERTO_RECOVERY_FINISHED)
+        best_effort(certo_buf_printf(report, "note: an interrupted install had committed; it was "
+                                             "finished\n"));
     if (rc == CERTO_OK)
         rc = s.ops->check(s.ctx, s.t, report, err);
     session_close(&s);
@@ -972,16 +998,16 @@ certo_install_check(struct certo_registry *reg, const struct certo_endpoint *ep,
 }
 
 certo_rc
-certo_install_recover(struct certo_registry *reg, const struct certo_endpoint *ep, bool *recovered,
-                      struct certo_err *err)
+certo_install_recover(struct certo_registry *reg, const struct certo_endpoint *ep,
+                      enum certo_recovery *out, struct certo_err *err)
 {
     struct session s;
     certo_rc rc;
 
-    *recovered = false;
+    *out = CERTO_RECOVERY_NONE;
     rc = session_open(&s, reg, ep, 0, err);
     if (rc == CERTO_OK)
-        rc = recover_locked(&s, recovered, err);
+        rc = recover_locked(&s, out, err);
     session_close(&s);
     return rc;
 }

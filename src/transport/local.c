@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -155,6 +156,38 @@ local_access(void *ctx, const char *path, int mode, struct certo_err *err)
     return CERTO_OK;
 }
 
+static certo_rc
+local_resolve(void *ctx, const char *path, char **out, struct certo_err *err)
+{
+    char *real = realpath(path, NULL);
+    const char *slash;
+    char *dir, *rdir;
+
+    (void)ctx;
+    *out = NULL;
+    if (real != NULL) {
+        *out = certo_strdup(real);
+        certo_free(real); /* realpath allocates with malloc */
+        return CERTO_OK;
+    }
+    if (errno != ENOENT)
+        return certo_err_sys(err, certo_file_rc_from_errno(errno), "transport.local",
+                             "cannot resolve %s", path);
+    slash = strrchr(path, '/');
+    if (slash == NULL || slash[1] == '\0')
+        return certo_err_set(err, CERTO_EINVAL, "transport.local",
+                             "%s is not an absolute file path", path);
+    dir = slash == path ? certo_strdup("/") : certo_strndup(path, (size_t)(slash - path));
+    rdir = realpath(dir, NULL);
+    certo_free(dir);
+    if (rdir == NULL)
+        return certo_err_sys(err, certo_file_rc_from_errno(errno), "transport.local",
+                             "cannot resolve the directory of %s", path);
+    *out = certo_asprintf("%s/%s", strcmp(rdir, "/") == 0 ? "" : rdir, slash + 1);
+    certo_free(rdir);
+    return CERTO_OK;
+}
+
 const struct certo_transport_ops certo_transport_local = {
     .abi = CERTO_TRANSPORT_ABI,
     .name = "local",
@@ -168,6 +201,7 @@ const struct certo_transport_ops certo_transport_local = {
     .remove = local_remove,
     .stat = local_stat,
     .access = local_access,
+    .resolve = local_resolve,
 };
 
 certo_rc

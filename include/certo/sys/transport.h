@@ -56,6 +56,11 @@ struct certo_transport_ops {
                      struct certo_err *err);
     /* Required. Whether the connecting user may read/write/execute 'path' (access(2)). */
     certo_rc (*access)(void *ctx, const char *path, int mode, struct certo_err *err);
+    /* Required. The real path of 'path' with every symlink resolved (for a file that does
+     * not exist yet: its resolved directory plus its name). *out is owned by the caller.
+     * Files are replaced at their real path, so that a symlinked keystore is updated
+     * through the link instead of the link being replaced by a file. */
+    certo_rc (*resolve)(void *ctx, const char *path, char **out, struct certo_err *err);
 };
 
 /** A connection to one host through one transport. */
@@ -116,6 +121,13 @@ static inline certo_rc
 certo_transport_access(struct certo_transport *t, const char *path, int mode, struct certo_err *err)
 {
     return t->ops->access(t->ctx, path, mode, err);
+}
+
+static inline certo_rc
+certo_transport_resolve(struct certo_transport *t, const char *path, char **out,
+                        struct certo_err *err)
+{
+    return t->ops->resolve(t->ctx, path, out, err);
 }
 
 #endif
