@@ -18,6 +18,7 @@
 #include <openssl/ssl.h>
 
 #include "certo/cert.h"
+#include "certo/mem.h"
 #include "certo/tlsprobe.h"
 
 static int64_t
@@ -99,6 +100,7 @@ certo_tls_probe(const char *host, int port, const char *sni, int timeout_ms,
     int64_t deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 10000);
     SSL_CTX *ctx = NULL;
     SSL *ssl = NULL;
+    char *sni_copy = NULL;
     int fd = -1;
     certo_rc rc = CERTO_EINTERNAL;
 
@@ -107,8 +109,11 @@ certo_tls_probe(const char *host, int port, const char *sni, int timeout_ms,
     if (rc != CERTO_OK)
         goto out;
     ctx = SSL_CTX_new(TLS_client_method());
+    /* The SNI macro casts its argument to void *: give it a copy we own (OpenSSL copies
+     * it again), not the caller's const string. */
+    sni_copy = sni != NULL ? certo_strdup(sni) : NULL;
     if (ctx == NULL || (ssl = SSL_new(ctx)) == NULL || SSL_set_fd(ssl, fd) != 1 ||
-        (sni != NULL && SSL_set_tlsext_host_name(ssl, sni) != 1)) {
+        (sni_copy != NULL && SSL_set_tlsext_host_name(ssl, sni_copy) != 1)) {
         rc = certo_err_ossl(err, CERTO_ECRYPTO, "net.tlsprobe", "cannot set up TLS");
         goto out;
     }
@@ -153,6 +158,7 @@ out:
     SSL_CTX_free(ctx);
     if (fd >= 0)
         close(fd);
+    certo_free(sni_copy);
     if (rc != CERTO_OK)
         certo_tls_peer_dispose(out);
     ERR_clear_error();
