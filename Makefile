@@ -65,7 +65,9 @@ format:
 	clang-format -i $$(git ls-files --cached --others --exclude-standard "*.c" "*.h")
 
 bench: build
+	scripts/install-deps bench
 	bench/keystore/run.sh $(BUILD)/bin/certo
+	bench/install/run.sh $(BUILD)/bin/certo
 
 fixtures:
 	scripts/gen-fixtures.sh

@@ -10,5 +10,8 @@
 extern const struct certo_connector_ops certo_connector_p12;
 extern const struct certo_connector_ops certo_connector_jks;
 extern const struct certo_connector_ops certo_connector_pem;
+extern const struct certo_connector_ops certo_connector_nginx;
+extern const struct certo_connector_ops certo_connector_apache;
+extern const struct certo_connector_ops certo_connector_tomcat;
 
 #endif

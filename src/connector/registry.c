@@ -15,9 +15,8 @@
 
 /* Built-in connectors, looked up by endpoint type name. */
 static const struct certo_connector_ops *const connectors[] = {
-    &certo_connector_p12,
-    &certo_connector_jks,
-    &certo_connector_pem,
+    &certo_connector_p12,   &certo_connector_jks,    &certo_connector_pem,
+    &certo_connector_nginx, &certo_connector_apache, &certo_connector_tomcat,
 };
 
 #define SCRIPT_PATH       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -240,7 +240,7 @@ test_connector_keystore__registry(void **state)
     assert_string_equal(certo_connector_find("p12")->name, "p12");
     assert_string_equal(certo_connector_find("jks")->name, "jks");
     assert_string_equal(certo_connector_find("pem")->name, "pem");
-    assert_null(certo_connector_find("nginx"));
+    assert_null(certo_connector_find("no-such-type"));
     assert_null(certo_connector_find(NULL));
     assert_int_equal(certo_connector_find("p12")->caps, CERTO_CAP_VERIFY | CERTO_CAP_RESTART);
     assert_null(certo_connector_find("jks")->reactivate);
