@@ -11,8 +11,9 @@ step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 
 cat <<'TXT'
 Certo — certificate orchestration. The orchestrator server is not built yet, so
-`make run` runs a tour of the offline CLI (keys, CSRs, certificates, keystores)
-in a temporary directory that is removed afterwards.
+`make run` runs a tour of the offline CLI (keys, CSRs, certificates, keystores) and of
+the gateway (an endpoint, an install with verification, history, rollback) in a
+temporary directory that is removed afterwards.
 TXT
 printf 'changeit\n' > store.pw
 step "$certo" cert keygen --type ec:p256 --out ca.key
@@ -30,4 +31,18 @@ step "$certo" cert inspect --json fullchain.pem
 if command -v keytool >/dev/null; then
   step keytool -J-Duser.language=en -list -keystore www.jks -storetype JKS -storepass changeit
 fi
+
+# The gateway: a keystore endpoint on this host, installed into as one transaction.
+export CERTO_CONTAINER=0   # the tour's files are local even when this runs in a container
+step "$certo" keystore put app.p12 --alias old --cert www.crt --key www.key --chain ca.crt --password-file store.pw
+step "$certo" tls add p12 --name app --connection_type local --path app.p12 --store_password_file store.pw --data gw
+step "$certo" tls list --data gw
+step "$certo" cert keygen --type ec:p256 --out new.key
+step "$certo" cert csr --key new.key --subject "CN=app.tour.test" --san DNS:app.tour.test --out new.csr
+step "$certo" cert sign --csr new.csr --ca-cert ca.crt --ca-key ca.key --days 90 --out new.crt
+step "$certo" tls install app --cert new.crt --key new.key --chain ca.crt --dry-run --data gw
+step "$certo" tls install app --cert new.crt --key new.key --chain ca.crt --data gw
+step "$certo" keystore list app.p12 --password-file store.pw
+step "$certo" tls history app --data gw
+step "$certo" tls rollback app --data gw
 printf '\nTour done. `certo --help` lists every command.\n'
