@@ -31,6 +31,12 @@ void certo_buf_reset(struct certo_buf *b);
 CERTO_MUST_CHECK certo_rc certo_buf_append(struct certo_buf *b, const void *p, size_t n);
 /** Appends a NUL-terminated string (without its NUL). */
 CERTO_MUST_CHECK certo_rc certo_buf_append_str(struct certo_buf *b, const char *s);
+/**
+ * Appends as much of 'n' bytes as fits under the ceiling and drops the rest: for reports
+ * and logs, where a full buffer must keep what it holds (certo_buf_append would free it).
+ * 'b' may be NULL.
+ */
+void certo_buf_append_fit(struct certo_buf *b, const void *p, size_t n);
 /** Appends printf-formatted text. */
 CERTO_MUST_CHECK certo_rc certo_buf_printf(struct certo_buf *b, const char *fmt, ...)
     CERTO_PRINTF(2, 3);

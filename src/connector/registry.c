@@ -111,12 +111,7 @@ certo_plan_dispose(struct certo_plan *p)
 static void
 log_add(struct certo_buf *log, const void *p, size_t n)
 {
-    if (log == NULL || n == 0 || log->len >= log->max)
-        return;
-    if (n > log->max - log->len)
-        n = log->max - log->len;
-    certo_rc rc = certo_buf_append(log, p, n); /* cannot fail: it fits */
-    CERTO_UNUSED(rc);
+    certo_buf_append_fit(log, p, n);
 }
 
 static void
@@ -232,4 +227,19 @@ certo_connector_run_script(struct certo_transport *t, const struct certo_connect
 out:
     certo_exec_result_dispose(&r);
     return rc;
+}
+
+void
+certo_connector_vfinding(struct certo_buf *report, struct certo_err *err, certo_rc *first,
+                         const char *where, certo_rc rc, const char *fmt, va_list ap)
+{
+    char line[1024];
+
+    (void)vsnprintf(line, sizeof(line), fmt, ap);
+    if (rc != CERTO_OK && *first == CERTO_OK) {
+        *first = rc;
+        (void)certo_err_set(err, rc, where, "%s", line);
+    }
+    certo_buf_append_fit(report, line, strlen(line));
+    certo_buf_append_fit(report, "\n", 1);
 }

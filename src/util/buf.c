@@ -137,3 +137,14 @@ certo_buf_detach(struct certo_buf *b, size_t *len_out)
     b->cap = 0;
     return p;
 }
+
+void
+certo_buf_append_fit(struct certo_buf *b, const void *p, size_t n)
+{
+    if (b == NULL || n == 0 || b->len >= b->max)
+        return;
+    if (n > b->max - b->len)
+        n = b->max - b->len;
+    certo_rc rc = certo_buf_append(b, p, n); /* cannot fail: it fits */
+    CERTO_UNUSED(rc);
+}

@@ -12,6 +12,8 @@
 #ifndef CERTO_SYS_CONNECTOR_H
 #define CERTO_SYS_CONNECTOR_H
 
+#include <stdarg.h>
+
 #include "certo/bundle.h"
 #include "certo/secret.h"
 #include "certo/sys/transport.h"
@@ -109,6 +111,15 @@ struct certo_connector_ops {
     /* Optional. Releases what configure() acquired (not ctx itself). */
     void (*cleanup)(void *ctx);
 };
+
+/**
+ * One preflight finding of check(): appends the line (cut to what fits) and a newline to
+ * 'report'; a problem ('rc' != CERTO_OK) also becomes *first and the message of 'err'
+ * when it is the first one. 'report' may be NULL.
+ */
+void certo_connector_vfinding(struct certo_buf *report, struct certo_err *err, certo_rc *first,
+                              const char *where, certo_rc rc, const char *fmt, va_list ap)
+    CERTO_PRINTF(6, 0);
 
 /** The connector of endpoint type 'name', or NULL. */
 const struct certo_connector_ops *certo_connector_find(const char *name);

@@ -176,16 +176,11 @@ ap_cleanup(void *ctx)
 
 /* ---- running apachectl ---- */
 
-/* Appends what fits of 'n' bytes to 'log': a full log keeps what it holds. */
+/* A full log keeps what it holds (certo_buf_append_fit). */
 static void
 log_add(struct certo_buf *log, const void *p, size_t n)
 {
-    if (log == NULL || n == 0 || log->len >= log->max)
-        return;
-    if (n > log->max - log->len)
-        n = log->max - log->len;
-    certo_rc rc = certo_buf_append(log, p, n); /* cannot fail: it fits */
-    CERTO_UNUSED(rc);
+    certo_buf_append_fit(log, p, n);
 }
 
 static void

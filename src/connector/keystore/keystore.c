@@ -78,20 +78,6 @@ fail_path(struct certo_err *err, const struct certo_err *e, const char *where, c
     return rc;
 }
 
-/* Appends what fits of 's' to a report: a full report must not lose what it holds. */
-static void
-report_add(struct certo_buf *report, const char *s)
-{
-    size_t n = strlen(s);
-
-    if (report == NULL || report->len >= report->max)
-        return;
-    if (n > report->max - report->len)
-        n = report->max - report->len;
-    certo_rc rc = certo_buf_append(report, s, n); /* cannot fail: it fits */
-    CERTO_UNUSED(rc);
-}
-
 /* ---- configuration ---- */
 
 static certo_rc
@@ -420,18 +406,11 @@ static void finding(struct check_state *s, certo_rc rc, const char *fmt, ...) CE
 static void
 finding(struct check_state *s, certo_rc rc, const char *fmt, ...)
 {
-    char line[600];
     va_list ap;
 
     va_start(ap, fmt);
-    (void)vsnprintf(line, sizeof(line), fmt, ap);
+    certo_connector_vfinding(s->report, s->err, &s->rc, s->c->where, rc, fmt, ap);
     va_end(ap);
-    if (rc != CERTO_OK && s->rc == CERTO_OK) {
-        s->rc = rc;
-        (void)certo_err_set(s->err, rc, s->c->where, "%s", line);
-    }
-    report_add(s->report, line);
-    report_add(s->report, "\n");
 }
 
 static const char *

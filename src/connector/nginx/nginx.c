@@ -59,12 +59,7 @@ opt(const struct certo_connector_cfg *cfg, const char *key)
 static void
 text_add(struct certo_buf *b, const char *s, size_t n)
 {
-    if (b == NULL || n == 0 || b->len >= b->max)
-        return;
-    if (n > b->max - b->len)
-        n = b->max - b->len;
-    certo_rc rc = certo_buf_append(b, s, n); /* cannot fail: it fits */
-    CERTO_UNUSED(rc);
+    certo_buf_append_fit(b, s, n);
 }
 
 static void
@@ -827,17 +822,11 @@ static void finding(struct check_state *s, certo_rc rc, const char *fmt, ...) CE
 static void
 finding(struct check_state *s, certo_rc rc, const char *fmt, ...)
 {
-    char line[600];
     va_list ap;
 
     va_start(ap, fmt);
-    (void)vsnprintf(line, sizeof(line), fmt, ap);
+    certo_connector_vfinding(s->report, s->err, &s->rc, WHERE, rc, fmt, ap);
     va_end(ap);
-    if (rc != CERTO_OK && s->rc == CERTO_OK) {
-        s->rc = rc;
-        (void)certo_err_set(s->err, rc, WHERE, "%s", line);
-    }
-    text_line(s->report, line);
 }
 
 /* One line per ssl server block (the first 20): where, names, listens. */

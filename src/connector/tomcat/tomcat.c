@@ -93,19 +93,6 @@ targets_free(struct tc_ctx *c)
     certo_tomcat__conf_dispose(&c->conf);
 }
 
-static void
-report_add(struct certo_buf *report, const char *s)
-{
-    size_t n = strlen(s);
-
-    if (report == NULL || report->len >= report->max)
-        return;
-    if (n > report->max - report->len)
-        n = report->max - report->len;
-    certo_rc rc = certo_buf_append(report, s, n); /* cannot fail: it fits */
-    CERTO_UNUSED(rc);
-}
-
 /* ---- configure ---- */
 
 static certo_rc
@@ -1304,18 +1291,11 @@ static void finding(struct check_state *s, certo_rc rc, const char *fmt, ...) CE
 static void
 finding(struct check_state *s, certo_rc rc, const char *fmt, ...)
 {
-    char line[600];
     va_list ap;
 
     va_start(ap, fmt);
-    (void)vsnprintf(line, sizeof(line), fmt, ap);
+    certo_connector_vfinding(s->report, s->err, &s->rc, WHERE, rc, fmt, ap);
     va_end(ap);
-    if (rc != CERTO_OK && s->rc == CERTO_OK) {
-        s->rc = rc;
-        (void)certo_err_set(s->err, rc, WHERE, "%s", line);
-    }
-    report_add(s->report, line);
-    report_add(s->report, "\n");
 }
 
 static void
