@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # certo tls install|rollback|restart on a real Tomcat 10 (Debian's tomcat10 package) run as
-# its own instance: a CATALINA_BASE in $T with three TLS connectors on loopback ports: a
-# JKS keystore (SSLHostConfig jks.test), PEM files (SSLHostConfig pem.test) and a _default_
-# one that shares the PEM files and must never change. Install on the JKS connector and on
-# the PEM one (new files + a server.xml attribute edit), each verified over TLS with SNI;
-# dry runs; key mismatch refused with nothing changed; a restart that fails after the swap
-# ends with every file byte-identical and the old certificate served; rollback; restart.
-# Tomcat is started by pid and stopped by that pid on exit.
+# its own instance in a Debian layout (see "layout" below) with four TLS connectors on
+# loopback ports: a JKS keystore (SSLHostConfig jks.test), PEM files (SSLHostConfig
+# pem.test), a _default_ one that shares the PEM files and must never change, and one port
+# with several sites told apart by SNI (a.test PKCS12, b.test PEM under etc/ssl, *.w.test,
+# c.test, _default_). Install on the JKS connector and on the PEM one (new files + a
+# server.xml attribute edit), each verified over TLS with SNI; dry runs; key mismatch refused
+# with nothing changed; a restart that fails after the swap ends with every file
+# byte-identical and the old certificate served; rollback; restart. Then on the SNI port:
+# b.test only (the other sites keep bytes and served certificate), the wildcard *.w.test,
+# the staged-file test failing, a keystore password that does not open the keystore, and a
+# restart that does not take effect (verify fails). Tomcat is started by pid and stopped by
+# that pid on exit; a JVM starts 8 times in all (the verify failure alone waits 60 s).
 source "$(dirname "$0")/lib.bash"
 source "$(dirname "$0")/data/install/common.bash"
 
@@ -17,7 +22,20 @@ for j in /usr/lib/jvm/default-java /usr/lib/jvm/java-17-openjdk-amd64; do
 done
 : "${JH:?no JDK in /usr/lib/jvm}"
 
-B=$T/base
+# ---- layout: Debian's. CATALINA_HOME is the package's /usr/share/tomcat10 (binaries only);
+# CATALINA_BASE is a separate var/lib/tomcat10 whose conf is a link to etc/tomcat10 (a copy
+# of the package's /etc/tomcat10 as template, server.xml replaced), logs and work links into
+# var/log and var/cache, as the package sets up /var/lib/tomcat10. No bin/catalina.sh in the
+# base: certo finds /usr/share/tomcat10/bin/catalina.sh from the "tomcat10" in tomcat_dir.
+# Tomcat has no include mechanism (server.xml is one file; XML entities need a DOCTYPE, which
+# certo refuses): what is spread over several files here is the certificate material, in
+# conf/tls, under ${catalina.base}, and in etc/ssl/{certs,private} outside CATALINA_BASE.
+ETC=$T/etc/tomcat10
+B=$T/var/lib/tomcat10
+mkdir -p "$ETC" "$T/etc/ssl/certs" "$T/etc/ssl/private" "$T/var/log/tomcat10" "$T/var/cache/tomcat10" \
+  "$B"/{bin,lib,temp,webapps}
+cp -a /etc/tomcat10/. "$ETC/"
+ln -s "$ETC" "$B/conf"; ln -s ../../log/tomcat10 "$B/logs"; ln -s ../../cache/tomcat10 "$B/work"
 PIDF=$B/temp/certo-tomcat.pid
 stop_tomcat() {
   local pid
@@ -30,7 +48,7 @@ stop_tomcat() {
 trap 'stop_tomcat; cleanup' EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-P1=$(free_port); P2=$(free_port); P3=$(free_port)
+P1=$(free_port); P2=$(free_port); P3=$(free_port); P4=$(free_port)
 
 # ---- material: the fixture CA signs everything ----
 mk() { # mk NAME CN ALG: NAME.key, NAME.crt (SAN DNS:CN), signed by tests/fixtures/ca
@@ -43,21 +61,30 @@ mk() { # mk NAME CN ALG: NAME.key, NAME.crt (SAN DNS:CN), signed by tests/fixtur
     -days 30 -extfile "$T/$n.ext" -out "$T/$n.crt" 2> /dev/null
 }
 mk jksA jks.test rsa; mk jksB jks.test rsa; mk pemA pem.test ec; mk other other.test ec
+mk a0 a.test rsa; mk a1 a.test rsa; mk b0 b.test ec; mk b1 b.test ec; mk b2 b.test ec
+mk w0 '*.w.test' ec; mk w1 '*.w.test' ec; mk c0 c.test ec; mk c1 c.test ec; mk d0 default.test ec
 
-mkdir -p "$B"/{conf/tls,logs,temp,webapps,work}
-for f in catalina.properties context.xml logging.properties web.xml; do
-  if [ -r "/etc/tomcat10/$f" ]; then cp "/etc/tomcat10/$f" "$B/conf/"; fi
-done
+mkdir -p "$B/conf/tls"
 printf 'JAVA_HOME=%s\n' "$JH" > "$T/setenv"
-mkdir -p "$B/bin"; cp "$T/setenv" "$B/bin/setenv.sh"
+cp "$T/setenv" "$B/bin/setenv.sh"
 kt -genkeypair -keystore "$B/conf/tls/jks.jks" -storetype JKS -storepass changeit -keypass changeit \
   -alias tomcat -keyalg RSA -keysize 2048 -dname CN=jks.test -validity 30 > /dev/null 2>&1
 kt -importcert -noprompt -keystore "$B/conf/tls/jks.jks" -storepass changeit -alias rootca \
   -file "$F/ca.crt" > /dev/null 2>&1
 cp "$T/other.crt" "$B/conf/tls/shared.crt"; cp "$T/other.key" "$B/conf/tls/shared.key"
+# The SNI port: a.test in a PKCS12 store; b.test under etc/ssl (key 0640, as ssl-cert has
+# it); *.w.test with a chain file; c.test, whose c.pem holds certificate and key and is
+# shared with c.test of the _default_ connector, which reads the key from c.key; _default_.
+openssl pkcs12 -export -name a -in "$T/a0.crt" -inkey "$T/a0.key" -passout pass:changeit \
+  -out "$B/conf/tls/a.p12"
+cat "$T/b0.crt" "$F/ca.crt" > "$T/etc/ssl/certs/b.test.pem"
+install -m 640 "$T/b0.key" "$T/etc/ssl/private/b.test.key"
+cp "$T/w0.crt" "$B/conf/tls/w.crt"; cp "$T/w0.key" "$B/conf/tls/w.key"; cp "$F/ca.crt" "$B/conf/tls/w-chain.crt"
+cat "$T/c0.crt" "$T/c0.key" > "$B/conf/tls/c.pem"; cp "$T/c0.key" "$B/conf/tls/c.key"
+cp "$T/d0.crt" "$B/conf/tls/d.crt"; cp "$T/d0.key" "$B/conf/tls/d.key"
 cat > "$B/conf/server.xml" <<EOF
 <?xml version="1.0" encoding="UTF-8"?>
-<!-- Certo test instance: three TLS connectors; comments and layout must survive. -->
+<!-- Certo test instance: four TLS connectors; comments and layout must survive. -->
 <Server port="-1" shutdown="SHUTDOWN">
   <Service name="Catalina">
     <Connector port="$P1" address="127.0.0.1" protocol="org.apache.coyote.http11.Http11NioProtocol"
@@ -78,6 +105,31 @@ cat > "$B/conf/server.xml" <<EOF
                SSLEnabled="true">
       <SSLHostConfig>
         <Certificate certificateFile="conf/tls/shared.crt" certificateKeyFile="conf/tls/shared.key" type="EC"/>
+      </SSLHostConfig>
+      <SSLHostConfig hostName="c.test">
+        <Certificate certificateFile="conf/tls/c.pem" certificateKeyFile="conf/tls/c.key" type="EC"/>
+      </SSLHostConfig>
+    </Connector>
+    <!-- several sites on one port, told apart by SNI -->
+    <Connector port="$P4" address="127.0.0.1" protocol="org.apache.coyote.http11.Http11NioProtocol"
+               SSLEnabled="true">
+      <SSLHostConfig hostName="a.test">
+        <Certificate certificateKeystoreFile="\${catalina.base}/conf/tls/a.p12" certificateKeystorePassword="changeit"
+                     certificateKeystoreType="PKCS12" certificateKeyAlias="a" type="RSA"/>
+      </SSLHostConfig>
+      <SSLHostConfig hostName="b.test">
+        <Certificate certificateFile="$T/etc/ssl/certs/b.test.pem"
+                     certificateKeyFile="$T/etc/ssl/private/b.test.key" type="EC"/>
+      </SSLHostConfig>
+      <SSLHostConfig hostName="*.w.test">
+        <Certificate certificateFile="conf/tls/w.crt" certificateKeyFile="conf/tls/w.key"
+                     certificateChainFile="conf/tls/w-chain.crt"/>
+      </SSLHostConfig>
+      <SSLHostConfig hostName="c.test">
+        <Certificate certificateFile="conf/tls/c.pem" type="EC"/>
+      </SSLHostConfig>
+      <SSLHostConfig>
+        <Certificate certificateFile="conf/tls/d.crt" certificateKeyFile="conf/tls/d.key" type="EC"/>
       </SSLHostConfig>
     </Connector>
     <Engine name="Catalina" defaultHost="localhost">
@@ -105,18 +157,24 @@ JKS0=$(kt -exportcert -rfc -keystore "$B/conf/tls/jks.jks" -storepass changeit -
   openssl x509 -noout -fingerprint -sha256 | sed 's/^[^=]*=//')
 FP_OTHER=$(fp_of "$T/other.crt"); FP_JKSA=$(fp_of "$T/jksA.crt"); FP_JKSB=$(fp_of "$T/jksB.crt")
 FP_PEMA=$(fp_of "$T/pemA.crt")
+FP_a0=$(fp_of "$T/a0.crt"); FP_b0=$(fp_of "$T/b0.crt"); FP_b1=$(fp_of "$T/b1.crt")
+FP_w0=$(fp_of "$T/w0.crt"); FP_w1=$(fp_of "$T/w1.crt"); FP_c0=$(fp_of "$T/c0.crt"); FP_d0=$(fp_of "$T/d0.crt")
 
 env -i PATH=/usr/bin:/bin CATALINA_BASE="$B" CATALINA_HOME="$HOME_TC" CATALINA_PID="$PIDF" \
   "$HOME_TC/bin/catalina.sh" start > "$T/start.log" 2>&1 || { cat "$T/start.log"; fail "catalina.sh start"; finish; }
 wait_served "start: JKS connector" "$P1" jks.test "$JKS0"
 wait_served "start: PEM connector" "$P2" pem.test "$FP_OTHER"
 wait_served "start: default connector" "$P3" "" "$FP_OTHER"
+wait_served "start: default connector, c.test" "$P3" c.test "$FP_c0"
+for sv in a.test:$FP_a0 b.test:$FP_b0 x.w.test:$FP_w0 c.test:$FP_c0 :$FP_d0 unknown.test:$FP_d0; do
+  wait_served "start: SNI port" "$P4" "${sv%%:*}" "${sv#*:}"
+done
 
 ALL=("$B/conf/server.xml" "$B/conf/tls/jks.jks" "$B/conf/tls/shared.crt" "$B/conf/tls/shared.key")
 add_ep tc tomcat --tomcat_dir "$B"
 expect_ok "check" cg tls check tc; logit check
-expect_grep "check: connectors" "server.xml: 3 connectors, 3 with TLS" "$T/out"
-expect_grep "check: catalina.sh" "ok: $HOME_TC/bin/catalina.sh restarts Tomcat" "$T/out"
+expect_grep "check: connectors" "server.xml: 4 connectors, 4 with TLS" "$T/out"
+expect_grep "check: Debian's catalina.sh and CATALINA_HOME" "ok: $HOME_TC/bin/catalina.sh restarts Tomcat \(CATALINA_HOME $HOME_TC, CATALINA_PID $(re_esc "$B")/temp/" "$T/out"
 
 # ---- 1. JKS: dry run, install, verify ----
 fsnap "$T/s0" "${ALL[@]}"
@@ -199,5 +257,100 @@ wait_served "restart: JKS connector" "$P1" jks.test "$FP_JKSA"
 wait_served "restart: default connector" "$P3" "" "$FP_OTHER"
 hist_json tc "$T/h"
 pyck "history" "$T/h" '[h["kind"] for h in d][:5] == ["restart", "rollback", "install", "install", "install"]'
+# ---- 6. several sites on one port (SNI): b.test only ----
+# treesum OUT: every name, type, mode and size under etc/ (conf = etc/tomcat10, and etc/ssl)
+# and the sha256 of every file: a byte, a mode or a left-over file anywhere shows up.
+treesum() {
+  (cd "$T/etc" && find . -printf '%p %y %m %s\n' | sort && find . -type f -print0 | sort -z | xargs -0 sha256sum) > "$1"
+}
+BP=$T/etc/ssl/certs/b.test.pem BK=$T/etc/ssl/private/b.test.key
+LB=$(grep -n 'b\.test\.pem' "$B/conf/server.xml" | cut -d: -f1)
+cp -p "$B/conf/server.xml" "$T/server.xml.2"
+for f in a.p12 d.crt d.key w.crt c.pem; do cp -p "$B/conf/tls/$f" "$T/keep.$f"; done
+expect_ok "sni dry run" cg tls install tc --cert "$T/b1.crt" --key "$T/b1.key" --chain "$F/ca.crt" --dry-run; logit
+expect_grep "sni dry run: b.test's certificate file" "^  tomcat $(re_esc "$BP"): certificate and chain \(connector port $P4, host b\.test; server\.xml line $LB\)$" "$T/out"
+expect_grep "sni dry run: b.test's key file" "^  tomcat $(re_esc "$BK"): private key \(connector port $P4, host b\.test; server\.xml line $LB\)$" "$T/out"
+[ "$(grep -c '^  tomcat ' "$T/out")" = 2 ] && ok || fail "sni dry run: other files planned: $(cat "$T/out")"
+expect_ok "sni install b.test" cg tls install tc --cert "$T/b1.crt" --key "$T/b1.key" --chain "$F/ca.crt"; logit
+wait_served "sni install: b.test serves the new certificate" "$P4" b.test "$FP_b1"
+wait_served "sni install: a.test keeps its certificate" "$P4" a.test "$FP_a0"
+wait_served "sni install: the default keeps its certificate" "$P4" "" "$FP_d0"
+wait_served "sni install: an unknown name gets the default" "$P4" unknown.test "$FP_d0"
+wait_served "sni install: *.w.test keeps its certificate" "$P4" x.w.test "$FP_w0"
+for f in a.p12 d.crt d.key w.crt c.pem; do same_bytes "sni install: $f untouched" "$T/keep.$f" "$B/conf/tls/$f"; done
+same_bytes "sni install: server.xml untouched" "$T/server.xml.2" "$B/conf/server.xml"
+[ "$(fp_of "$BP")" = "$FP_b1" ] && ok || fail "sni install: $BP does not hold the new certificate"
+key_matches "sni install: new key matches" "$BK" "$BP"
+[ "$(grep -c 'BEGIN CERTIFICATE' "$BP")" = 2 ] && ok || fail "sni install: $BP is not certificate + chain"
+mode_owner "sni install: the key file keeps its mode" "$BK" 640 "$(id -u):$(id -g)"
+no_stage "$T/etc/ssl"
+
+# ---- 7. wildcard: *.w.test (certificate, key and chain files) ----
+expect_ok "wildcard install" cg tls install tc --cert "$T/w1.crt" --key "$T/w1.key" --chain "$F/ca.crt"; logit
+expect_grep "wildcard install: done, alias wildcard.w.test" "^Installed 'wildcard\.w\.test' on endpoint 'tc'" "$T/out"
+wait_served "wildcard install: x.w.test serves the new certificate" "$P4" x.w.test "$FP_w1"
+wait_served "wildcard install: another name under it too" "$P4" other.w.test "$FP_w1"
+wait_served "wildcard install: b.test keeps its new certificate" "$P4" b.test "$FP_b1"
+wait_served "wildcard install: a.test keeps its certificate" "$P4" a.test "$FP_a0"
+wait_served "wildcard install: the default keeps its certificate" "$P4" "" "$FP_d0"
+n=$(openssl s_client -connect "127.0.0.1:$P4" -servername x.w.test -showcerts < /dev/null 2> /dev/null | grep -c 'BEGIN CERTIFICATE' || true)
+[ "$n" = 2 ] && ok || fail "wildcard install: x.w.test serves $n certificates, want leaf + chain"
+[ "$(grep -c 'BEGIN CERTIFICATE' "$B/conf/tls/w.crt")" = 1 ] && ok || fail "wildcard install: w.crt is not the leaf alone"
+same_bytes "wildcard install: chain file" "$F/ca.crt" "$B/conf/tls/w-chain.crt"
+key_matches "wildcard install: new key matches" "$B/conf/tls/w.key" "$B/conf/tls/w.crt"
+same_bytes "wildcard install: server.xml untouched" "$T/server.xml.2" "$B/conf/server.xml"
+for f in a.p12 d.crt d.key c.pem; do same_bytes "wildcard install: $f untouched" "$T/keep.$f" "$B/conf/tls/$f"; done
+
+# failed_at DESC STEP EXIT REGEX CERT KEY: the install fails at STEP, nothing under etc/
+# changes, the history's newest entry is a failed install at STEP.
+failed_at() {
+  local desc=$1 step=$2 code=$3 re=$4 crt=$5 key=$6
+  treesum "$T/t0"; hist_json tc "$T/th0"
+  expect_fail "$desc" "$code" "$re" cg tls install tc --cert "$crt" --key "$key" --chain "$F/ca.crt"; logit "$desc"
+  treesum "$T/t1"; same_state "$desc: every file under etc/ byte-identical" "$T/t0" "$T/t1"
+  hist_json tc "$T/th1"
+  if [ "$step" = plan ]; then
+    [ "$(hist_len "$T/th1")" = "$(hist_len "$T/th0")" ] && ok || fail "$desc: a history entry for a plan refusal"
+  else
+    pyck "$desc: history" "$T/th1" 'd[0]["kind"] == "install" and d[0]["outcome"] == "failed" and d[0]["step"] == a[0]' "$step"
+  fi
+}
+
+# ---- 8. "configuration test fails" ----
+# Tomcat has no configuration test (no nginx -t / apachectl -t; configtest.sh starts a JVM
+# that only parses server.xml, not the certificates), so the connector's test step checks
+# the staged files before the swap. From the outside it fails on a real configuration:
+# c.pem is read by c.test on two ports, by one with its key from c.key, by the other with the
+# key inside c.pem (Tomcat serves both, see "start"). The plan writes c.pem once, for the
+# first Certificate (without the key), and the staged-file test finds no key for the second
+# one: refused before the swap, nothing changes, no restart.
+failed_at "test fails" test 1 'failed at step test: .*c\.pem.*rolled back' "$T/c1.crt" "$T/c1.key"
+no_stage "$B/conf/tls"
+wait_served "test fails: c.test on the SNI port still the old certificate" "$P4" c.test "$FP_c0"
+wait_served "test fails: c.test on the default connector too" "$P3" c.test "$FP_c0"
+# The nearest case a user meets: server.xml was edited (not yet restarted) and the keystore
+# password there no longer opens the keystore: refused at plan, nothing written.
+sed -i '/a\.p12/s/certificateKeystorePassword="changeit"/certificateKeystorePassword="not-the-password"/' "$B/conf/server.xml"
+LA=$(grep -n 'a\.p12' "$B/conf/server.xml" | cut -d: -f1)
+failed_at "wrong keystore password" plan 2 "the password in server\.xml line $LA does not open .*a\.p12" "$T/a1.crt" "$T/a1.key"
+cp -p "$T/server.xml.2" "$B/conf/server.xml"
+wait_served "wrong keystore password: a.test still the old certificate" "$P4" a.test "$FP_a0"
+
+# ---- 9. the restart does not take effect: verify fails (60 s), rolled back ----
+cat > "$B/bin/catalina.sh" <<EOF
+#!/bin/sh
+# Test wrapper: stop and start do nothing; Tomcat keeps serving what it loaded.
+echo "catalina.sh \$1 ignored by the test"; exit 0
+EOF
+chmod 755 "$B/bin/catalina.sh"
+failed_at "restart without effect" verify 1 'failed at step verify: .*rolled back' "$T/b2.crt" "$T/b2.key"
+pyck "restart without effect: the wrapper ran" "$T/th1" '"ignored by the test" in d[0].get("output", "")'
+rm -f "$B/bin/catalina.sh"
+[ "$(fp_of "$BP")" = "$FP_b1" ] && ok || fail "restart without effect: $BP changed"
+wait_served "restart without effect: b.test still the previous certificate" "$P4" b.test "$FP_b1"
+wait_served "restart without effect: a.test" "$P4" a.test "$FP_a0"
+wait_served "restart without effect: the default" "$P4" "" "$FP_d0"
+hist_json tc "$T/h"
+pyck "history of the SNI port" "$T/h" '[(h["kind"], h["outcome"], h.get("step")) for h in d][:4] == [("install", "failed", "verify"), ("install", "failed", "test"), ("install", "ok", None), ("install", "ok", None)]'
 grep -q changeit "$LOG" && fail "a keystore password appears in the output or history" || ok
 finish

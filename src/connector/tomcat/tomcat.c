@@ -601,7 +601,8 @@ new_value(const char *old, const char *abs_dir, const char *name)
 static char *
 file_stem(const char *name)
 {
-    char *s = certo_asprintf("certo-%s", strncmp(name, "*.", 2) == 0 ? name + 1 : name);
+    bool wild = strncmp(name, "*.", 2) == 0;
+    char *s = certo_asprintf("certo-%s%s", wild ? "wildcard" : "", wild ? name + 1 : name);
     for (char *q = s; *q != '\0'; q++) {
         if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
               *q == '.' || *q == '-' || *q == '_'))
