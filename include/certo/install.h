@@ -89,6 +89,16 @@ CERTO_MUST_CHECK certo_rc certo_install_recover(struct certo_registry *reg,
                                                 const struct certo_endpoint *ep,
                                                 enum certo_recovery *out, struct certo_err *err);
 
+/**
+ * Before an endpoint leaves the registry: rolls back an interrupted transaction (its files
+ * must not stay half-changed with nobody left to finish them), then deletes the
+ * endpoint's backups (they hold private keys) and its lock file.
+ * @return CERTO_OK; the recovery's error (the endpoint should then not be removed).
+ */
+CERTO_MUST_CHECK certo_rc certo_install_forget(struct certo_registry *reg,
+                                               const struct certo_endpoint *ep,
+                                               struct certo_err *err);
+
 /* One history record. */
 struct certo_history {
     int64_t id;

@@ -582,6 +582,8 @@ run_remove(const struct cli_cmd *cmd, struct cli_args *a)
     if (rc == CERTO_OK)
         rc = certo_registry_get(reg, a->pos[0], &ep, &err);
     if (rc == CERTO_OK)
+        rc = certo_install_forget(reg, &ep, &err);
+    if (rc == CERTO_OK)
         rc = certo_registry_remove(reg, ep.id, &err);
     if (rc != CERTO_OK)
         code = cli_fail(cmd, rc, &err);

@@ -1012,6 +1012,35 @@ certo_install_recover(struct certo_registry *reg, const struct certo_endpoint *e
     return rc;
 }
 
+certo_rc
+certo_install_forget(struct certo_registry *reg, const struct certo_endpoint *ep,
+                     struct certo_err *err)
+{
+    const char *data = certo_registry_dir(reg);
+    char *backups = certo_asprintf("%s/backups/%s", data, ep->id);
+    char *journal = certo_asprintf("%s/journal/%s", data, ep->id);
+    char *lock = certo_asprintf("%s/locks/%s.lock", data, ep->id);
+    struct session s;
+    enum certo_recovery rec = CERTO_RECOVERY_NONE;
+    certo_rc rc = CERTO_OK;
+
+    /* Only a type and transport that can install can have a journal to roll back. */
+    if (certo_file_exists(journal)) {
+        rc = session_open(&s, reg, ep, 0, err);
+        if (rc == CERTO_OK)
+            rc = recover_locked(&s, &rec, err);
+        session_close(&s);
+    }
+    if (rc == CERTO_OK) {
+        rm_rf(backups);
+        (void)unlink(lock);
+    }
+    certo_free(backups);
+    certo_free(journal);
+    certo_free(lock);
+    return rc;
+}
+
 /* ---- history listing ---- */
 
 static char *

@@ -242,5 +242,25 @@ for i in range(0, 20, 2):
 PY
 no_stage "$T/one"
 
+# ==== removing an endpoint in the middle of a transaction: it is rolled back first, and
+# the endpoint's backups (private keys) and lock go with it ====
+mkdir -p "$T/rm"
+RK=$T/rm/k.p12
+cp "$T/base.p12" "$RK"
+add_ep leaving p12 --path "$RK" --store_password_file "$T/pw"
+RID=$ID
+expect_ok "leaving: first install" cg tls install leaving --cert "$F/leaf-ec256.crt" \
+  --key "$F/leaf-ec256.key" --chain "$F/chain.pem"
+cp "$RK" "$T/rm/after-first.p12"
+crash_run swap cg tls install leaving --cert "$F/leaf-rsa2048.crt" --key "$F/leaf-rsa2048.key" \
+  --chain "$F/chain.pem"
+[ -d "$D/journal/$RID" ] && ok || fail "leaving: no journal after the crash"
+expect_ok "leaving: remove" cg tls remove leaving
+same_bytes "leaving: the crashed install was rolled back by remove" "$T/rm/after-first.p12" "$RK"
+[ ! -e "$D/journal/$RID" ] && ok || fail "leaving: journal left after remove"
+[ ! -e "$D/backups/$RID" ] && ok || fail "leaving: backups (private keys) left after remove"
+[ ! -e "$D/locks/$RID.lock" ] && ok || fail "leaving: lock file left after remove"
+no_stage "$T/rm"
+
 no_temp_files "$D"
 done_all
