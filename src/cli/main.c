@@ -25,6 +25,8 @@ static const struct group groups[] = {
      "rollback, history, check",
      cli_tls_cmds},
     {"store", "credential stores for endpoint credentials: add, list, remove", cli_store_cmds},
+    {"server", "the orchestrator server (HTTPS REST API at /vco/api)", cli_server_cmds},
+    {"server-cert", "the server's identity certificate: show", cli_server_cert_cmds},
 };
 
 static void
@@ -78,6 +80,11 @@ main(int argc, char **argv)
     for (size_t i = 0; i < CERTO_ARRAY_LEN(groups); i++) {
         if (strcmp(argv[1], groups[i].name) != 0)
             continue;
+        /* A group's command named like the group takes its arguments (`certo server`). */
+        if (strcmp(groups[i].cmds[0].name, argv[1]) == 0) {
+            code = run_cmd(&groups[i].cmds[0], argc - 2, argv + 2);
+            goto out;
+        }
         if (argc < 3) {
             fprintf(stderr, "certo %s: missing command (see 'certo --help')\n", argv[1]);
             goto out;

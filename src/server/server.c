@@ -1,0 +1,573 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `certo server` (server layer): HTTPS on libevent's evhttp over bufferevent_openssl,
+ * the REST routes of this slice under /vco/api, one structured log line per request on
+ * stderr (method, path, status, duration; never headers or bodies), graceful shutdown on
+ * SIGTERM/SIGINT, and SIGHUP reloading the listener certificate: every new connection
+ * takes the current SSL_CTX, connections already open keep the one they started with.
+ * Everything runs on the event loop thread. No authentication yet (see docs/server.md).
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <arpa/inet.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "certo/cert.h"
+#include "certo/mem.h"
+#include "certo/server.h"
+
+#define WHERE      "server"
+#define API_PREFIX "/vco/api"
+#define HOST_MAX   64
+#define PATH_LOG   512
+#define DRAIN_MS   10000
+#define IDLE_SECS  30
+#define BASE_MAX   (HOST_MAX + 32)
+
+struct server {
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound; /* NULL once draining */
+    SSL_CTX *ctx;                      /* owned; each new connection takes a reference */
+    struct certo_db *db;
+    const char *dir;     /* borrowed from the options */
+    char host[HOST_MAX]; /* the listen address, without brackets */
+    unsigned port;
+    char base_url[BASE_MAX]; /* "https://127.0.0.1:8281" */
+    struct event *sig[3];
+    struct event *drain_timer;
+    int inflight;
+    bool draining;
+    int64_t drain_deadline;
+};
+
+/* ---- logging ---- */
+
+static int64_t
+mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* One logfmt line on stderr: "ts=... level=... msg=... <fields>". */
+static void log_line(const char *level, const char *msg, const char *fmt, ...) CERTO_PRINTF(3, 4);
+
+static void
+log_line(const char *level, const char *msg, const char *fmt, ...)
+{
+    struct timespec ts;
+    struct tm tm;
+    char when[32] = "-";
+    va_list ap;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (gmtime_r(&ts.tv_sec, &tm) != NULL)
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    fprintf(stderr, "ts=%s.%03ldZ level=%s msg=%s", when, ts.tv_nsec / 1000000, level, msg);
+    if (fmt != NULL) {
+        fputc(' ', stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+    }
+    fputc('\n', stderr);
+    fflush(stderr);
+}
+
+/* A request path made safe for a log line: printable ASCII, '"' and '\' escaped as %XX. */
+static void
+log_path(char out[PATH_LOG], const char *path)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+
+    for (const unsigned char *p = (const unsigned char *)path; *p != '\0'; p++) {
+        if (o + 4 >= PATH_LOG)
+            break;
+        if (*p > 0x20 && *p < 0x7f && *p != '"' && *p != '\\') {
+            out[o++] = (char)*p;
+            continue;
+        }
+        out[o++] = '%';
+        out[o++] = hex[*p >> 4];
+        out[o++] = hex[*p & 15];
+    }
+    out[o] = '\0';
+}
+
+static const char *
+method_name(enum evhttp_cmd_type m)
+{
+    switch (m) {
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_OPTIONS:
+        return "OPTIONS";
+    case EVHTTP_REQ_TRACE:
+        return "TRACE";
+    case EVHTTP_REQ_CONNECT:
+        return "CONNECT";
+    case EVHTTP_REQ_PATCH:
+        return "PATCH";
+    }
+    return "OTHER";
+}
+
+/* ---- listen address ---- */
+
+static bool
+is_wildcard(const char *host)
+{
+    return strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
+}
+
+static certo_rc
+bad_listen(const char *listen, struct certo_err *err)
+{
+    return certo_err_set(err, CERTO_EINVAL, WHERE, "--listen %s: expected ADDR:PORT or [V6]:PORT",
+                         listen);
+}
+
+/*
+ * "ADDR:PORT" or "[V6]:PORT" with a numeric address. A wildcard is taken only when
+ * typed as 0.0.0.0 or ::, never from an empty or "*" host or a name.
+ */
+static certo_rc
+parse_listen(struct server *s, const char *listen, struct certo_err *err)
+{
+    const char *colon, *h = listen;
+    size_t hl;
+    unsigned char a[16];
+    char *end = NULL;
+    long port;
+
+    if (listen[0] == '[') {
+        colon = strstr(listen, "]:");
+        if (colon == NULL)
+            return bad_listen(listen, err);
+        h = listen + 1;
+        hl = (size_t)(colon - h);
+        colon++;
+    } else {
+        colon = strrchr(listen, ':');
+        if (colon == NULL)
+            return bad_listen(listen, err);
+        hl = (size_t)(colon - listen);
+        if (memchr(listen, ':', hl) != NULL)
+            return bad_listen(listen, err);
+    }
+    if (hl == 0 || hl >= HOST_MAX)
+        return certo_err_set(err, CERTO_EINVAL, WHERE,
+                             "--listen %s: give an IP address (0.0.0.0 or :: to listen on every "
+                             "address)",
+                             listen);
+    memcpy(s->host, h, hl);
+    s->host[hl] = '\0';
+    if (inet_pton(AF_INET, s->host, a) != 1 && inet_pton(AF_INET6, s->host, a) != 1)
+        return certo_err_set(err, CERTO_EINVAL, WHERE,
+                             "--listen %s: '%s' is not an IP address (0.0.0.0 or :: to listen on "
+                             "every address)",
+                             listen, s->host);
+    port = strtol(colon + 1, &end, 10);
+    if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || port < 1 || port > 65535)
+        return certo_err_set(err, CERTO_EINVAL, WHERE, "--listen %s: bad port", listen);
+    s->port = (unsigned)port;
+    return CERTO_OK;
+}
+
+/* ---- TLS ---- */
+
+static certo_rc
+make_ctx(SSL_CTX **out, X509 *cert, EVP_PKEY *key, struct certo_err *err)
+{
+    SSL_CTX *ctx = NULL;
+    certo_rc rc = CERTO_EINTERNAL;
+
+    *out = NULL;
+    ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL) {
+        rc = certo_err_ossl(err, CERTO_ECRYPTO, WHERE, "cannot create the TLS context");
+        goto out;
+    }
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        rc = certo_err_ossl(err, CERTO_ECRYPTO, WHERE, "cannot use the server identity for TLS");
+        goto out;
+    }
+    *out = ctx;
+    ctx = NULL;
+    rc = CERTO_OK;
+out:
+    SSL_CTX_free(ctx);
+    return rc;
+}
+
+/* Loads (or on the first start creates) the identity and makes s->ctx from it. */
+static certo_rc
+load_ctx(struct server *s, char fp[96], struct certo_err *err)
+{
+    X509 *cert = NULL;
+    EVP_PKEY *key = NULL;
+    SSL_CTX *ctx = NULL;
+    bool created = false;
+    certo_rc rc = CERTO_EINTERNAL;
+
+    rc = certo_identity_ensure(&cert, &key, &created, s->db, s->dir, s->host, err);
+    if (rc != CERTO_OK)
+        goto out;
+    rc = certo_cert_fingerprint(fp, cert, err);
+    if (rc != CERTO_OK)
+        goto out;
+    rc = make_ctx(&ctx, cert, key, err);
+    if (rc != CERTO_OK)
+        goto out;
+    if (created)
+        log_line("info", "identity_created", "fingerprint=%s", fp);
+    SSL_CTX_free(s->ctx);
+    s->ctx = ctx;
+    ctx = NULL;
+out:
+    SSL_CTX_free(ctx);
+    certo_identity_cert_free(cert);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+/* evhttp's bufferevent factory: TLS with the context current at accept time. */
+static struct bufferevent *
+make_bev(struct event_base *base, void *arg)
+{
+    struct server *s = arg;
+    struct bufferevent *bev;
+    SSL *ssl = SSL_new(s->ctx);
+
+    /* A NULL here would make evhttp fall back to plain HTTP: never allow that. */
+    if (ssl == NULL)
+        abort();
+    bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                         BEV_OPT_CLOSE_ON_FREE);
+    if (bev == NULL)
+        abort();
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}
+
+/* ---- responses ---- */
+
+static int
+dump_to_evbuffer(const char *p, size_t n, void *arg)
+{
+    return evbuffer_add(arg, p, n);
+}
+
+/* Sends 'body' (consumed) as the JSON response with 'status'. */
+static void
+reply_json(struct server *s, struct evhttp_request *req, int status, json_t *body)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    struct evbuffer *b = evbuffer_new();
+
+    if (b == NULL)
+        abort();
+    if (json_dump_callback(body, dump_to_evbuffer, b, JSON_COMPACT) != 0 ||
+        evbuffer_add(b, "\n", 1) != 0)
+        abort();
+    json_decref(body);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    if (s->draining)
+        evhttp_add_header(h, "Connection", "close");
+    evhttp_send_reply(req, status, NULL, b);
+    evbuffer_free(b);
+}
+
+static json_t *
+error_doc(const char *code, const char *message)
+{
+    return json_pack("{s:{s:s,s:s,s:n}}", "error", "code", code, "message", message, "field");
+}
+
+/* ---- routes ---- */
+
+/* The base URL of links: the request's Host when it is plain, else the listen address. */
+static void
+base_url(char out[BASE_MAX], struct server *s, struct evhttp_request *req)
+{
+    const char *host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+    size_t n = host != NULL ? strlen(host) : 0;
+
+    if (n > 0 && n < HOST_MAX &&
+        strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") == n)
+        snprintf(out, BASE_MAX, "https://%s", host);
+    else
+        snprintf(out, BASE_MAX, "%s", s->base_url);
+}
+
+static json_t *
+make_link(const char *base, const char *path, const char *name)
+{
+    char *href = certo_asprintf("%s%s", base, path);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:[{s:s,s:s}]}", "href", href, "rel", "down", "name", name,
+                          "attributes", "name", "name", "value", name);
+    certo_free(href);
+    return j;
+}
+
+static json_t *
+route_service(const char *base)
+{
+    return json_pack("{s:[o,o]}", "service", make_link(base, API_PREFIX "/catalog/", "catalog"),
+                     make_link(base, API_PREFIX "/inventory/", "inventory"));
+}
+
+static json_t *
+route_catalog(const char *base)
+{
+    return json_pack("{s:[o],s:i}", "link",
+                     make_link(base, API_PREFIX "/catalog/System/", "System"), "total", 1);
+}
+
+static const char *const system_types[] = {"Workflow", "Endpoint", "Certificate"};
+
+static json_t *
+route_system(const char *base)
+{
+    json_t *links = json_array();
+
+    for (size_t i = 0; i < CERTO_ARRAY_LEN(system_types); i++) {
+        char *p = certo_asprintf(API_PREFIX "/catalog/System/%s/", system_types[i]);
+        json_array_append_new(links, make_link(base, p, system_types[i]));
+        certo_free(p);
+    }
+    return json_pack("{s:o,s:i}", "link", links, "total", (int)CERTO_ARRAY_LEN(system_types));
+}
+
+/* Object types, and the inventory, have no objects yet. */
+static json_t *
+route_empty(const char *base)
+{
+    (void)base;
+    return json_pack("{s:[],s:i}", "link", "total", 0);
+}
+
+struct route {
+    const char *path;
+    json_t *(*get)(const char *base);
+};
+
+static const struct route routes[] = {
+    {API_PREFIX "/", route_service},
+    {API_PREFIX "/catalog/", route_catalog},
+    {API_PREFIX "/catalog/System/", route_system},
+    {API_PREFIX "/catalog/System/Workflow/", route_empty},
+    {API_PREFIX "/catalog/System/Endpoint/", route_empty},
+    {API_PREFIX "/catalog/System/Certificate/", route_empty},
+    {API_PREFIX "/inventory/", route_empty},
+};
+
+static void
+request_done(struct evhttp_request *req, void *arg)
+{
+    struct server *s = arg;
+    (void)req;
+    s->inflight--;
+}
+
+static void
+handle(struct evhttp_request *req, void *arg)
+{
+    struct server *s = arg;
+    int64_t t0 = mono_us();
+    enum evhttp_cmd_type m = evhttp_request_get_command(req);
+    const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+    const char *path = u != NULL ? evhttp_uri_get_path(u) : NULL;
+    const struct route *r = NULL;
+    char base[BASE_MAX], lp[PATH_LOG];
+    int status;
+
+    s->inflight++;
+    evhttp_request_set_on_complete_cb(req, request_done, s);
+    if (path == NULL || path[0] == '\0')
+        path = "/";
+    for (size_t i = 0; i < CERTO_ARRAY_LEN(routes); i++) {
+        if (strcmp(path, routes[i].path) == 0)
+            r = &routes[i];
+    }
+    base_url(base, s, req);
+    if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > CERTO_SERVER_BODY_MAX) {
+        status = 413;
+        reply_json(s, req, status, error_doc("too_large", "the request body is over 1 MiB"));
+    } else if (r == NULL) {
+        status = HTTP_NOTFOUND;
+        reply_json(s, req, status, error_doc("not_found", "no such resource"));
+    } else if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD) {
+        status = 405;
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+        reply_json(s, req, status,
+                   error_doc("method_not_allowed", "this resource allows GET and HEAD only"));
+    } else {
+        status = HTTP_OK;
+        reply_json(s, req, status, r->get(base));
+    }
+    log_path(lp, path);
+    log_line("info", "request", "method=%s path=\"%s\" status=%d duration_ms=%.3f", method_name(m),
+             lp, status, (double)(mono_us() - t0) / 1000.0);
+}
+
+/* ---- signals ---- */
+
+static void
+drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct server *s = arg;
+    (void)fd;
+    (void)what;
+    if (s->inflight <= 0 || mono_us() > s->drain_deadline) {
+        if (s->inflight > 0)
+            log_line("warn", "drain_timeout", "inflight=%d", s->inflight);
+        event_base_loopbreak(s->base);
+    }
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct server *s = arg;
+    struct certo_err err = {0};
+    struct timeval tick = {0, 50000};
+    char fp[96];
+
+    (void)what;
+    if (sig == SIGHUP) {
+        if (load_ctx(s, fp, &err) != CERTO_OK)
+            log_line("error", "reload_failed", "error=\"%s\" (keeping the old certificate)",
+                     err.msg);
+        else
+            log_line("info", "certificate_reloaded", "fingerprint=%s", fp);
+        return;
+    }
+    if (s->draining)
+        return;
+    log_line("info", "shutting_down", "signal=%s inflight=%d", sig == SIGTERM ? "TERM" : "INT",
+             s->inflight);
+    s->draining = true;
+    evhttp_del_accept_socket(s->http, s->bound);
+    s->bound = NULL;
+    s->drain_deadline = mono_us() + (int64_t)DRAIN_MS * 1000;
+    s->drain_timer = event_new(s->base, -1, EV_PERSIST, drain_tick, s);
+    if (s->drain_timer == NULL || event_add(s->drain_timer, &tick) != 0)
+        event_base_loopbreak(s->base);
+}
+
+/* ---- run ---- */
+
+static certo_rc
+start(struct server *s, char fp[96], struct certo_err *err)
+{
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+    certo_rc rc = CERTO_EINTERNAL;
+
+    rc = certo_identity_db_open(&s->db, s->dir, err);
+    if (rc != CERTO_OK)
+        return rc;
+    rc = load_ctx(s, fp, err);
+    if (rc != CERTO_OK)
+        return rc;
+    s->base = event_base_new();
+    s->http = s->base != NULL ? evhttp_new(s->base) : NULL;
+    if (s->http == NULL)
+        return certo_err_set(err, CERTO_ENOMEM, WHERE, "cannot create the event loop");
+    evhttp_set_bevcb(s->http, make_bev, s);
+    evhttp_set_gencb(s->http, handle, s);
+    evhttp_set_max_body_size(s->http, CERTO_SERVER_BODY_MAX);
+    evhttp_set_max_headers_size(s->http, 64 * 1024);
+    evhttp_set_timeout(s->http, IDLE_SECS);
+    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
+                                            EVHTTP_REQ_OPTIONS);
+    for (size_t i = 0; i < CERTO_ARRAY_LEN(sigs); i++) {
+        s->sig[i] = evsignal_new(s->base, sigs[i], on_signal, s);
+        if (s->sig[i] == NULL || event_add(s->sig[i], NULL) != 0)
+            return certo_err_set(err, CERTO_EINTERNAL, WHERE, "cannot watch signal %d", sigs[i]);
+    }
+    s->bound = evhttp_bind_socket_with_handle(s->http, s->host, (ev_uint16_t)s->port);
+    if (s->bound == NULL)
+        return certo_err_sys(err, CERTO_ENET, WHERE, "cannot listen on %s port %u", s->host,
+                             s->port);
+    return CERTO_OK;
+}
+
+certo_rc
+certo_server_run(const struct certo_server_opts *opts, struct certo_err *err)
+{
+    struct server s = {0};
+    const char *listen = opts->listen != NULL ? opts->listen : CERTO_SERVER_LISTEN_DEFAULT;
+    bool v6;
+    char fp[96];
+    certo_rc rc = CERTO_EINTERNAL;
+
+    s.dir = opts->data_dir;
+    rc = parse_listen(&s, listen, err);
+    if (rc != CERTO_OK)
+        goto out;
+    v6 = strchr(s.host, ':') != NULL;
+    snprintf(s.base_url, sizeof(s.base_url), "https://%s%s%s:%u", v6 ? "[" : "", s.host,
+             v6 ? "]" : "", s.port);
+    signal(SIGPIPE, SIG_IGN);
+    rc = start(&s, fp, err);
+    if (rc != CERTO_OK)
+        goto out;
+    if (is_wildcard(s.host))
+        log_line("warn", "wildcard_listen",
+                 "address=%s note=\"every interface; this slice has no authentication\"", s.host);
+    printf("certo server listening on %s" API_PREFIX " (certificate SHA-256 %s)\n", s.base_url, fp);
+    fflush(stdout);
+    log_line("info", "listening", "url=%s" API_PREFIX " data=\"%s\"", s.base_url, s.dir);
+    if (event_base_dispatch(s.base) < 0) {
+        rc = certo_err_set(err, CERTO_EINTERNAL, WHERE, "the event loop failed");
+        goto out;
+    }
+    log_line("info", "stopped", NULL);
+    rc = CERTO_OK;
+out:
+    if (s.http != NULL)
+        evhttp_free(s.http);
+    for (size_t i = 0; i < CERTO_ARRAY_LEN(s.sig); i++) {
+        if (s.sig[i] != NULL)
+            event_free(s.sig[i]);
+    }
+    if (s.drain_timer != NULL)
+        event_free(s.drain_timer);
+    if (s.base != NULL)
+        event_base_free(s.base);
+    SSL_CTX_free(s.ctx);
+    certo_db_close(s.db);
+    return rc;
+}
