@@ -18,7 +18,7 @@ CERTO=$(realpath "${1:-$HERE/../../build/bin/certo}")
 NGINX=/usr/sbin/nginx
 RUNS=${BENCH_RUNS:-10}
 B=$(mktemp -d /tmp/certo-bench-install-XXXXXX)
-PIDS=()
+# Every nginx this script starts is stopped by its pid, also when the run is interrupted.
 cleanup() {
   for d in "$B"/v*; do
     [ -f "$d/run/nginx.pid" ] && kill "$(cat "$d/run/nginx.pid")" 2>/dev/null || true
@@ -26,6 +26,7 @@ cleanup() {
   rm -rf "$B"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 for t in hyperfine certbot openssl python3 "$NGINX"; do
   command -v "$t" >/dev/null || { echo "bench/install: missing $t" >&2; exit 2; }
 done
