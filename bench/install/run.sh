@@ -21,7 +21,7 @@ B=$(mktemp -d /tmp/certo-bench-install-XXXXXX)
 # Every nginx this script starts is stopped by its pid, also when the run is interrupted.
 cleanup() {
   for d in "$B"/v*; do
-    [ -f "$d/run/nginx.pid" ] && kill "$(cat "$d/run/nginx.pid")" 2>/dev/null || true
+    [ -f "$d/run/nginx.pid" ] && kill "$(cat "$d/run/nginx.pid" 2>/dev/null)" 2>/dev/null || true
   done
   rm -rf "$B"
 }
@@ -135,5 +135,5 @@ for t in ("certo", "certbot", "floor"):
     print(f"{v:<6} {t:<8} {med[t]:10.3f}")
 print(f"{v:<6} certbot/certo = {med['certbot'] / med['certo']:.2f}x   certo/floor = {med['certo'] / med['floor']:.2f}x")
 PY
-  [ -f "$d/run/nginx.pid" ] && kill "$(cat "$d/run/nginx.pid")" 2>/dev/null || true
+  [ -f "$d/run/nginx.pid" ] && kill "$(cat "$d/run/nginx.pid" 2>/dev/null)" 2>/dev/null || true
 done
