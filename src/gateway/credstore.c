@@ -7,7 +7,6 @@
  * jansson's copies are wiped when freed (see wipe_free).
  */
 #include <errno.h>
-#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -47,9 +46,15 @@ wipe_free(void *ptr)
     certo_free_clear(p, *p + sizeof(size_t));
 }
 
-static pthread_once_t alloc_once = PTHREAD_ONCE_INIT;
-
-static void
+/*
+ * jansson's allocator is process-wide: it must be in place before the first jansson
+ * allocation of the process, or a value made with malloc would later be freed by
+ * wipe_free (and the other way round). Installing it lazily at the first parse would
+ * break any other part of the program (the server's JSON replies) that used jansson
+ * earlier. So it is installed when the program starts, in every program that links this
+ * file.
+ */
+__attribute__((constructor)) static void
 set_alloc(void)
 {
     json_set_alloc_funcs(wipe_malloc, wipe_free);
@@ -111,7 +116,6 @@ load_json(json_t **out, const struct certo_buf *b, const char *what, struct cert
     json_error_t jerr;
     json_t *j;
 
-    pthread_once(&alloc_once, set_alloc);
     *out = NULL;
     j = json_loadb((const char *)b->data, b->len, JSON_REJECT_DUPLICATES, &jerr);
     if (j == NULL)
