@@ -429,3 +429,14 @@ cli_open_registry(struct certo_registry **reg, const struct cli_args *a, struct 
     certo_free(dir);
     return rc;
 }
+
+const struct cli_opt cli_data_opts[] = {
+    CLI_DATA_OPT,
+    {NULL, 0, 0, NULL, NULL},
+};
+
+const struct cli_opt cli_data_json_opts[] = {
+    CLI_DATA_OPT,
+    {"json", 0, CLI_FLAG, NULL, "print JSON"},
+    {NULL, 0, 0, NULL, NULL},
+};

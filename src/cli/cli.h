@@ -35,6 +35,19 @@ struct cli_opt {
         name "-env", 0, CLI_VALUE, "VAR", what ", from environment variable VAR"                   \
     }
 
+/* The data directory option of the gateway and server commands. */
+#define CLI_DATA_HELP                                                                              \
+    "the data directory (default: $CERTO_HOME, /var/lib/certo for root, else "                     \
+    "~/.local/share/certo)"
+#define CLI_DATA_OPT                                                                               \
+    {                                                                                              \
+        "data", 0, CLI_VALUE, "DIR", CLI_DATA_HELP                                                 \
+    }
+
+/* Option tables shared by many commands: only --data; --data and --json. */
+extern const struct cli_opt cli_data_opts[];
+extern const struct cli_opt cli_data_json_opts[];
+
 struct cli_args;
 
 struct cli_cmd {

@@ -12,16 +12,13 @@
 #include "certo/server.h"
 #include "cli/cli.h"
 
-#define DATA_HELP                                                                                  \
-    "data directory (default: $CERTO_HOME, /var/lib/certo for root, else ~/.local/share/certo)"
-
 /* ---- server ---- */
 
 static const struct cli_opt server_opts[] = {
     {"listen", 'l', CLI_VALUE, "ADDR:PORT",
      "address to listen on (default " CERTO_SERVER_LISTEN_DEFAULT "; 0.0.0.0 or :: only when "
      "given)"},
-    {"data", 'd', CLI_VALUE, "DIR", DATA_HELP},
+    {"data", 'd', CLI_VALUE, "DIR", CLI_DATA_HELP},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -49,7 +46,7 @@ const struct cli_cmd cli_server_cmds[] = {
 /* ---- server-cert show ---- */
 
 static const struct cli_opt show_opts[] = {
-    {"data", 'd', CLI_VALUE, "DIR", DATA_HELP},
+    {"data", 'd', CLI_VALUE, "DIR", CLI_DATA_HELP},
     {"json", 0, CLI_FLAG, NULL, "print one JSON object"},
     {NULL, 0, 0, NULL, NULL},
 };

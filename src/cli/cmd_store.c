@@ -9,13 +9,6 @@
 #include "certo/registry.h"
 #include "cli/cli.h"
 
-#define DATA_OPT                                                                                   \
-    {                                                                                              \
-        "data", 0, CLI_VALUE, "DIR",                                                               \
-            "the gateway's data directory (default: $CERTO_HOME, /var/lib/certo for root, else "   \
-            "~/.local/share/certo)"                                                                \
-    }
-
 static const struct cli_opt add_opts[] = {
     {"type", 0, CLI_VALUE, "TYPE",
      "exec: a program that reads a credential ID on stdin and prints a JSON object with "
@@ -23,18 +16,7 @@ static const struct cli_opt add_opts[] = {
      "no output: no such ID); file: a JSON file {\"ID\": {...}, ...} readable only by its owner"},
     {"command", 0, CLI_VALUE, "PATH", "the program of an exec store"},
     {"path", 0, CLI_VALUE, "FILE", "the JSON file of a file store"},
-    DATA_OPT,
-    {NULL, 0, 0, NULL, NULL},
-};
-
-static const struct cli_opt list_opts[] = {
-    DATA_OPT,
-    {"json", 0, CLI_FLAG, NULL, "print JSON"},
-    {NULL, 0, 0, NULL, NULL},
-};
-
-static const struct cli_opt remove_opts[] = {
-    DATA_OPT,
+    CLI_DATA_OPT,
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -149,8 +131,9 @@ run_remove(const struct cli_cmd *cmd, struct cli_args *a)
 const struct cli_cmd cli_store_cmds[] = {
     {"store add", "NAME --type exec --command PATH | --type file --path FILE",
      "add a credential store", add_opts, 1, 1, run_add, NULL},
-    {"store list", "[options]", "list the credential stores", list_opts, 0, 0, run_list, NULL},
-    {"store remove", "NAME", "remove a credential store that no endpoint uses", remove_opts, 1, 1,
+    {"store list", "[options]", "list the credential stores", cli_data_json_opts, 0, 0, run_list,
+     NULL},
+    {"store remove", "NAME", "remove a credential store that no endpoint uses", cli_data_opts, 1, 1,
      run_remove, NULL},
     {NULL, NULL, NULL, NULL, 0, 0, NULL, NULL},
 };

@@ -17,10 +17,6 @@
 
 #define OPTS_MAX 64
 
-#define DATA_HELP                                                                                  \
-    "the gateway's data directory (default: $CERTO_HOME, /var/lib/certo for root, else "           \
-    "~/.local/share/certo)"
-
 struct optset {
     struct cli_opt o[OPTS_MAX];
     size_t n;
@@ -94,7 +90,7 @@ build_opts(struct optset *s, int type)
                  "The same, from environment variable VAR.");
         }
     }
-    push(s, "data", CLI_VALUE, "DIR", DATA_HELP);
+    push(s, "data", CLI_VALUE, "DIR", CLI_DATA_HELP);
     push(s, "json", CLI_FLAG, NULL, "print the endpoint as JSON");
 }
 
@@ -462,12 +458,6 @@ raw_add(const struct cli_cmd *cmd, int argc, char **argv)
 
 /* ---- list, show, remove ---- */
 
-static const struct cli_opt list_opts[] = {
-    {"data", 0, CLI_VALUE, "DIR", DATA_HELP},
-    {"json", 0, CLI_FLAG, NULL, "print JSON"},
-    {NULL, 0, 0, NULL, NULL},
-};
-
 static int
 run_list(const struct cli_cmd *cmd, struct cli_args *a)
 {
@@ -509,12 +499,6 @@ out:
     certo_registry_close(reg);
     return code;
 }
-
-static const struct cli_opt show_opts[] = {
-    {"data", 0, CLI_VALUE, "DIR", DATA_HELP},
-    {"json", 0, CLI_FLAG, NULL, "print JSON"},
-    {NULL, 0, 0, NULL, NULL},
-};
 
 static void
 show_text(const struct certo_endpoint *ep)
@@ -563,11 +547,6 @@ run_show(const struct cli_cmd *cmd, struct cli_args *a)
     certo_registry_close(reg);
     return code;
 }
-
-static const struct cli_opt remove_opts[] = {
-    {"data", 0, CLI_VALUE, "DIR", DATA_HELP},
-    {NULL, 0, 0, NULL, NULL},
-};
 
 static int
 run_remove(const struct cli_cmd *cmd, struct cli_args *a)
@@ -720,25 +699,14 @@ static const struct cli_opt install_opts[] = {
      "print what would change (files, entries, scripts); change nothing"},
     {"force", 0, CLI_FLAG, NULL, "install an expired or not yet valid certificate"},
     SCRIPT_TIMEOUT_OPT,
-    {"data", 0, CLI_VALUE, "DIR", DATA_HELP},
+    CLI_DATA_OPT,
     {NULL, 0, 0, NULL, NULL},
 };
 
 static const struct cli_opt op_opts[] = {
     SCRIPT_TIMEOUT_OPT,
     {"dry-run", 0, CLI_FLAG, NULL, "print what would change; change nothing"},
-    {"data", 0, CLI_VALUE, "DIR", DATA_HELP},
-    {NULL, 0, 0, NULL, NULL},
-};
-
-static const struct cli_opt check_opts[] = {
-    {"data", 0, CLI_VALUE, "DIR", DATA_HELP},
-    {NULL, 0, 0, NULL, NULL},
-};
-
-static const struct cli_opt history_opts[] = {
-    {"data", 0, CLI_VALUE, "DIR", DATA_HELP},
-    {"json", 0, CLI_FLAG, NULL, "print JSON"},
+    CLI_DATA_OPT,
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -1089,14 +1057,14 @@ const struct cli_cmd cli_tls_cmds[] = {
     {"tls add", "TYPE --name NAME --connection_type TYPE [options]",
      "add an endpoint (iis, apache, tomcat, f5, nginx, p12, jks, pem) and print its instance ID",
      NULL, 0, 0, NULL, raw_add},
-    {"tls list", "[options]", "list the endpoints of this gateway (never their secrets)", list_opts,
-     0, 0, run_list, NULL},
-    {"tls show", "[options] NAME|ID", "show one endpoint (never its secrets)", show_opts, 1, 1,
-     run_show, NULL},
+    {"tls list", "[options]", "list the endpoints of this gateway (never their secrets)",
+     cli_data_json_opts, 0, 0, run_list, NULL},
+    {"tls show", "[options] NAME|ID", "show one endpoint (never its secrets)", cli_data_json_opts,
+     1, 1, run_show, NULL},
     {"tls update", "[options] NAME|ID",
      "change options of an endpoint; the type's options and rules apply as for add", NULL, 1, 1,
      NULL, raw_update},
-    {"tls remove", "[options] NAME|ID", "remove an endpoint from this gateway", remove_opts, 1, 1,
+    {"tls remove", "[options] NAME|ID", "remove an endpoint from this gateway", cli_data_opts, 1, 1,
      run_remove, NULL},
     {"tls install", "[options] NAME|ID",
      "install a certificate, its key and chain on an endpoint (journaled; rolled back on any "
@@ -1108,9 +1076,9 @@ const struct cli_cmd cli_tls_cmds[] = {
      1, 1, run_op, NULL},
     {"tls history", "[options] NAME|ID",
      "every install, rollback and restart of an endpoint, with outcome and script output",
-     history_opts, 1, 1, run_history, NULL},
+     cli_data_json_opts, 1, 1, run_history, NULL},
     {"tls check", "[options] NAME|ID",
      "preflight: can the gateway read and write what an install needs, are the scripts there",
-     check_opts, 1, 1, run_check, NULL},
+     cli_data_opts, 1, 1, run_check, NULL},
     {NULL, NULL, NULL, NULL, 0, 0, NULL, NULL},
 };
