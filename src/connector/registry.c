@@ -230,16 +230,18 @@ out:
 }
 
 void
-certo_connector_vfinding(struct certo_buf *report, struct certo_err *err, certo_rc *first,
-                         const char *where, certo_rc rc, const char *fmt, va_list ap)
+certo_check_finding(struct certo_check *c, certo_rc rc, const char *fmt, ...)
 {
     char line[1024];
+    va_list ap;
 
+    va_start(ap, fmt);
     (void)vsnprintf(line, sizeof(line), fmt, ap);
-    if (rc != CERTO_OK && *first == CERTO_OK) {
-        *first = rc;
-        (void)certo_err_set(err, rc, where, "%s", line);
+    va_end(ap);
+    if (rc != CERTO_OK && c->rc == CERTO_OK) {
+        c->rc = rc;
+        (void)certo_err_set(c->err, rc, c->where, "%s", line);
     }
-    certo_buf_append_fit(report, line, strlen(line));
-    certo_buf_append_fit(report, "\n", 1);
+    certo_buf_append_fit(c->report, line, strlen(line));
+    certo_buf_append_fit(c->report, "\n", 1);
 }

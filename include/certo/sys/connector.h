@@ -112,14 +112,20 @@ struct certo_connector_ops {
     void (*cleanup)(void *ctx);
 };
 
+/* A preflight report under construction (the check() op): one line per finding. */
+struct certo_check {
+    struct certo_buf *report; /* borrowed; may be NULL; lines are cut to what fits */
+    struct certo_err *err;    /* borrowed; gets the first problem's message */
+    const char *where;        /* module tag for 'err' */
+    certo_rc rc;              /* the first problem's code; CERTO_OK while there is none */
+};
+
 /**
- * One preflight finding of check(): appends the line (cut to what fits) and a newline to
- * 'report'; a problem ('rc' != CERTO_OK) also becomes *first and the message of 'err'
- * when it is the first one. 'report' may be NULL.
+ * One finding: appends the line and a newline to c->report; a problem ('rc' !=
+ * CERTO_OK) also becomes c->rc and the message of c->err when it is the first one.
  */
-void certo_connector_vfinding(struct certo_buf *report, struct certo_err *err, certo_rc *first,
-                              const char *where, certo_rc rc, const char *fmt, va_list ap)
-    CERTO_PRINTF(6, 0);
+void certo_check_finding(struct certo_check *c, certo_rc rc, const char *fmt, ...)
+    CERTO_PRINTF(3, 4);
 
 /** The connector of endpoint type 'name', or NULL. */
 const struct certo_connector_ops *certo_connector_find(const char *name);

@@ -395,23 +395,8 @@ pem_leaf(const struct certo_keystore *ks)
 
 struct check_state {
     const struct ks_ctx *c;
-    struct certo_buf *report;
-    struct certo_err *err;
-    certo_rc rc; /* the first problem's code */
+    struct certo_check chk;
 };
-
-/* One finding: a report line; a problem (rc != CERTO_OK) is also recorded in err. */
-static void finding(struct check_state *s, certo_rc rc, const char *fmt, ...) CERTO_PRINTF(3, 4);
-
-static void
-finding(struct check_state *s, certo_rc rc, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    certo_connector_vfinding(s->report, s->err, &s->rc, s->c->where, rc, fmt, ap);
-    va_end(ap);
-}
 
 static const char *
 why(const struct certo_err *e)
@@ -426,14 +411,14 @@ check_rw(struct check_state *s, struct certo_transport *t, const char *what, con
     struct certo_err e = {0};
 
     if (certo_transport_access(t, path, R_OK, &e) != CERTO_OK) {
-        finding(s, CERTO_EPERM, "not readable: %s%s (%s)", what, path, why(&e));
+        certo_check_finding(&s->chk, CERTO_EPERM, "not readable: %s%s (%s)", what, path, why(&e));
         return false;
     }
     if (certo_transport_access(t, path, W_OK, &e) != CERTO_OK) {
-        finding(s, CERTO_EPERM, "not writable: %s%s (%s)", what, path, why(&e));
+        certo_check_finding(&s->chk, CERTO_EPERM, "not writable: %s%s (%s)", what, path, why(&e));
         return true;
     }
-    finding(s, CERTO_OK, "ok: %s%s readable and writable", what, path);
+    certo_check_finding(&s->chk, CERTO_OK, "ok: %s%s readable and writable", what, path);
     return true;
 }
 
@@ -446,18 +431,19 @@ check_script(struct check_state *s, struct certo_transport *t, const char *what,
     if (path == NULL)
         return;
     if (certo_transport_stat(t, path, &m, &e) != CERTO_OK) {
-        finding(s, e.rc, "cannot look at: %s %s (%s)", what, path, why(&e));
+        certo_check_finding(&s->chk, e.rc, "cannot look at: %s %s (%s)", what, path, why(&e));
         return;
     }
     if (!m.exists) {
-        finding(s, CERTO_ENOTFOUND, "missing: %s %s (%s)", what, path, strerror(ENOENT));
+        certo_check_finding(&s->chk, CERTO_ENOTFOUND, "missing: %s %s (%s)", what, path,
+                            strerror(ENOENT));
         return;
     }
     if (m.is_dir || certo_transport_access(t, path, X_OK, &e) != CERTO_OK) {
-        finding(s, CERTO_EPERM, "not executable: %s %s", what, path);
+        certo_check_finding(&s->chk, CERTO_EPERM, "not executable: %s %s", what, path);
         return;
     }
-    finding(s, CERTO_OK, "ok: %s %s is executable", what, path);
+    certo_check_finding(&s->chk, CERTO_OK, "ok: %s %s is executable", what, path);
 }
 
 static void
@@ -467,17 +453,19 @@ check_siblings(struct check_state *s, struct certo_transport *t)
     struct certo_err e = {0};
 
     if (find_siblings(&sib, s->c, t, &e) != CERTO_OK) {
-        finding(s, e.rc, "problem: %s", e.msg);
+        certo_check_finding(&s->chk, e.rc, "problem: %s", e.msg);
         return;
     }
     if (sib.chain != NULL)
         (void)check_rw(s, t, "chain file ", sib.chain);
     else
-        finding(s, CERTO_OK, "ok: no chain file next to %s; it gets the full chain", s->c->path);
+        certo_check_finding(&s->chk, CERTO_OK,
+                            "ok: no chain file next to %s; it gets the full chain", s->c->path);
     if (sib.key_exists)
         (void)check_rw(s, t, "key file ", sib.key);
     else
-        finding(s, CERTO_OK, "ok: key file %s will be created (mode 0600)", sib.key);
+        certo_check_finding(&s->chk, CERTO_OK, "ok: key file %s will be created (mode 0600)",
+                            sib.key);
     siblings_dispose(&sib);
 }
 
@@ -490,18 +478,21 @@ check_contents(struct check_state *s, struct certo_transport *t)
     certo_rc rc = read_store(&ks, NULL, c, t, c->path, &e);
 
     if (rc != CERTO_OK) {
-        finding(s, rc, "%s: %s", rc == CERTO_EAUTH ? "wrong password" : "unreadable", e.msg);
+        certo_check_finding(&s->chk, rc, "%s: %s",
+                            rc == CERTO_EAUTH ? "wrong password" : "unreadable", e.msg);
         return;
     }
     if (c->format != CERTO_KS_PEM) {
-        finding(s, CERTO_OK, "ok: keystore opens with the store password (%zu entr%s)", ks->count,
-                ks->count == 1 ? "y" : "ies");
+        certo_check_finding(&s->chk, CERTO_OK,
+                            "ok: keystore opens with the store password (%zu entr%s)", ks->count,
+                            ks->count == 1 ? "y" : "ies");
     } else if (key_entry(ks) != NULL) {
-        finding(s, CERTO_OK, "ok: %s holds a private key and %d certificate(s) (%s layout)",
-                c->path, sk_X509_num(key_entry(ks)->certs), certo_pem_layout_name(ks->pem_layout));
+        certo_check_finding(
+            &s->chk, CERTO_OK, "ok: %s holds a private key and %d certificate(s) (%s layout)",
+            c->path, sk_X509_num(key_entry(ks)->certs), certo_pem_layout_name(ks->pem_layout));
     } else {
-        finding(s, CERTO_OK, "ok: %s holds %zu certificate(s) and no private key", c->path,
-                ks != NULL ? ks->count : 0);
+        certo_check_finding(&s->chk, CERTO_OK, "ok: %s holds %zu certificate(s) and no private key",
+                            c->path, ks != NULL ? ks->count : 0);
         check_siblings(s, t);
     }
     certo_keystore_free(ks);
@@ -511,32 +502,34 @@ static certo_rc
 ks_check(void *ctx, struct certo_transport *t, struct certo_buf *report, struct certo_err *err)
 {
     const struct ks_ctx *c = ctx;
-    struct check_state s = {.c = c, .report = report, .err = err, .rc = CERTO_OK};
+    struct check_state s = {.c = c, .chk = {.report = report, .err = err, .where = c->where}};
     struct certo_file_meta m;
     struct certo_err e = {0};
     char *dir = dir_of(c->path);
     bool readable = false;
 
     if (certo_transport_stat(t, c->path, &m, &e) != CERTO_OK)
-        finding(&s, e.rc, "cannot look at: %s (%s)", c->path, why(&e));
+        certo_check_finding(&s.chk, e.rc, "cannot look at: %s (%s)", c->path, why(&e));
     else if (!m.exists)
-        finding(&s, CERTO_ENOTFOUND, "missing: %s (%s)", c->path, strerror(ENOENT));
+        certo_check_finding(&s.chk, CERTO_ENOTFOUND, "missing: %s (%s)", c->path, strerror(ENOENT));
     else if (m.is_dir)
-        finding(&s, CERTO_ENOTFOUND, "missing: %s (it is a directory, not a keystore file)",
-                c->path);
+        certo_check_finding(&s.chk, CERTO_ENOTFOUND,
+                            "missing: %s (it is a directory, not a keystore file)", c->path);
     else
         readable = check_rw(&s, t, "", c->path);
     certo_err_clear(&e);
     if (certo_transport_access(t, dir, W_OK | X_OK, &e) != CERTO_OK)
-        finding(&s, CERTO_EPERM, "not writable: directory %s (needed for the atomic replace)", dir);
+        certo_check_finding(&s.chk, CERTO_EPERM,
+                            "not writable: directory %s (needed for the atomic replace)", dir);
     else
-        finding(&s, CERTO_OK, "ok: directory %s writable (for the atomic replace)", dir);
+        certo_check_finding(&s.chk, CERTO_OK, "ok: directory %s writable (for the atomic replace)",
+                            dir);
     if (readable)
         check_contents(&s, t);
     check_script(&s, t, "install script", c->install_script);
     check_script(&s, t, "restart script", c->restart_script);
     certo_free(dir);
-    return s.rc;
+    return s.chk.rc;
 }
 
 /* ---- plan ---- */

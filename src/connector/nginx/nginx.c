@@ -811,27 +811,9 @@ out:
 
 /* ---- check ---- */
 
-struct check_state {
-    struct certo_buf *report;
-    struct certo_err *err;
-    certo_rc rc; /* the first problem's code */
-};
-
-static void finding(struct check_state *s, certo_rc rc, const char *fmt, ...) CERTO_PRINTF(3, 4);
-
-static void
-finding(struct check_state *s, certo_rc rc, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    certo_connector_vfinding(s->report, s->err, &s->rc, WHERE, rc, fmt, ap);
-    va_end(ap);
-}
-
 /* One line per ssl server block (the first 20): where, names, listens. */
 static void
-report_servers(struct check_state *st, const struct certo_nginx_conf *conf,
+report_servers(struct certo_check *st, const struct certo_nginx_conf *conf,
                const struct certo_nginx_sites *s)
 {
     size_t shown = 0, ssl = 0;
@@ -863,21 +845,23 @@ report_servers(struct check_state *st, const struct certo_nginx_conf *conf,
             b += w > 0 ? (size_t)w : 0;
         }
         char *where = certo_nginx__where(conf, srv->dir);
-        finding(st, CERTO_OK, "ok: server block %s: server_name %s; listen %s", where,
-                names[0] != '\0' ? names : "\"\"", listens);
+        certo_check_finding(st, CERTO_OK, "ok: server block %s: server_name %s; listen %s", where,
+                            names[0] != '\0' ? names : "\"\"", listens);
         certo_free(where);
     }
     if (ssl > shown)
-        finding(st, CERTO_OK, "ok: ... and %zu more server blocks with ssl", ssl - shown);
+        certo_check_finding(st, CERTO_OK, "ok: ... and %zu more server blocks with ssl",
+                            ssl - shown);
     if (ssl == 0)
-        finding(st, CERTO_ENOTFOUND, "missing: no server block of %s listens with ssl", conf->path);
+        certo_check_finding(st, CERTO_ENOTFOUND, "missing: no server block of %s listens with ssl",
+                            conf->path);
 }
 
 static certo_rc
 nginx_check(void *ctx, struct certo_transport *t, struct certo_buf *report, struct certo_err *err)
 {
     const struct nginx_ctx *c = ctx;
-    struct check_state st = {report, err, CERTO_OK};
+    struct certo_check st = {.report = report, .err = err, .where = WHERE};
     struct certo_nginx_conf *conf = NULL;
     struct certo_nginx_sites s = {0};
     struct certo_file_meta m;
@@ -887,38 +871,39 @@ nginx_check(void *ctx, struct certo_transport *t, struct certo_buf *report, stru
 
     certo_buf_init(&log, RUN_OUTPUT_MAX);
     if (load(&conf, c, t, &e) != CERTO_OK) {
-        finding(&st, e.rc, "unreadable: %s", e.msg);
+        certo_check_finding(&st, e.rc, "unreadable: %s", e.msg);
     } else {
-        finding(&st, CERTO_OK, "ok: %s read with %zu included file%s", c->conf_path,
-                conf->n_files - 1, conf->n_files == 2 ? "" : "s");
+        certo_check_finding(&st, CERTO_OK, "ok: %s read with %zu included file%s", c->conf_path,
+                            conf->n_files - 1, conf->n_files == 2 ? "" : "s");
         certo_err_clear(&e);
         if (certo_nginx__sites_find(&s, conf, &e) != CERTO_OK)
-            finding(&st, e.rc, "problem: %s", e.msg);
+            certo_check_finding(&st, e.rc, "problem: %s", e.msg);
         else
             report_servers(&st, conf, &s);
         for (size_t i = 0; i < s.n_notes; i++)
-            finding(&st, CERTO_OK, "note: %s", s.notes[i]);
+            certo_check_finding(&st, CERTO_OK, "note: %s", s.notes[i]);
         for (size_t i = 0; i < conf->n_files; i++) {
             certo_err_clear(&e);
             if (certo_transport_access(t, conf->files[i]->path, W_OK, &e) != CERTO_OK)
-                finding(&st, CERTO_EPERM, "not writable: %s", conf->files[i]->path);
+                certo_check_finding(&st, CERTO_EPERM, "not writable: %s", conf->files[i]->path);
         }
     }
     certo_err_clear(&e);
     if (certo_transport_access(t, dir, W_OK | X_OK, &e) != CERTO_OK)
-        finding(&st, CERTO_EPERM, "not writable: directory %s (new certificate files go there)",
-                dir);
+        certo_check_finding(&st, CERTO_EPERM,
+                            "not writable: directory %s (new certificate files go there)", dir);
     else
-        finding(&st, CERTO_OK, "ok: directory %s writable (new certificate files go there)", dir);
+        certo_check_finding(&st, CERTO_OK,
+                            "ok: directory %s writable (new certificate files go there)", dir);
     certo_err_clear(&e);
     if (certo_transport_stat(t, c->binary, &m, &e) != CERTO_OK || !m.exists)
-        finding(&st, CERTO_ENOTFOUND, "missing: nginx binary %s", c->binary);
+        certo_check_finding(&st, CERTO_ENOTFOUND, "missing: nginx binary %s", c->binary);
     else if (m.is_dir || certo_transport_access(t, c->binary, X_OK, &e) != CERTO_OK)
-        finding(&st, CERTO_EPERM, "not executable: nginx binary %s", c->binary);
+        certo_check_finding(&st, CERTO_EPERM, "not executable: nginx binary %s", c->binary);
     else if (run_nginx(c, t, false, &log, &e) != CERTO_OK)
-        finding(&st, e.rc, "failed: %s", e.msg);
+        certo_check_finding(&st, e.rc, "failed: %s", e.msg);
     else
-        finding(&st, CERTO_OK, "ok: nginx -t -c %s passes", c->conf_path);
+        certo_check_finding(&st, CERTO_OK, "ok: nginx -t -c %s passes", c->conf_path);
     certo_buf_dispose(&log);
     certo_nginx__sites_dispose(&s);
     certo_nginx__conf_free(conf);

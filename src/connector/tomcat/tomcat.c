@@ -1281,41 +1281,23 @@ tc_verify(void *ctx, struct certo_transport *t, const struct certo_plan *plan,
 
 /* ---- check ---- */
 
-struct check_state {
-    struct certo_buf *report;
-    struct certo_err *err;
-    certo_rc rc;
-};
-
-static void finding(struct check_state *s, certo_rc rc, const char *fmt, ...) CERTO_PRINTF(3, 4);
-
 static void
-finding(struct check_state *s, certo_rc rc, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    certo_connector_vfinding(s->report, s->err, &s->rc, WHERE, rc, fmt, ap);
-    va_end(ap);
-}
-
-static void
-check_file(struct check_state *s, struct certo_transport *t, const char *what, const char *path)
+check_file(struct certo_check *s, struct certo_transport *t, const char *what, const char *path)
 {
     struct certo_err e = {0};
 
     if (certo_transport_access(t, path, R_OK | W_OK, &e) != CERTO_OK)
-        finding(s, CERTO_EPERM, "not writable: %s %s (%s)", what, path,
-                e.sys_errno != 0 ? strerror(e.sys_errno) : e.msg);
+        certo_check_finding(s, CERTO_EPERM, "not writable: %s %s (%s)", what, path,
+                            e.sys_errno != 0 ? strerror(e.sys_errno) : e.msg);
     else
-        finding(s, CERTO_OK, "ok: %s %s readable and writable", what, path);
+        certo_check_finding(s, CERTO_OK, "ok: %s %s readable and writable", what, path);
 }
 
 static certo_rc
 tc_check(void *ctx, struct certo_transport *t, struct certo_buf *report, struct certo_err *err)
 {
     struct tc_ctx *c = ctx;
-    struct check_state s = {.report = report, .err = err, .rc = CERTO_OK};
+    struct certo_check s = {.report = report, .err = err, .where = WHERE};
     struct certo_tomcat_conf conf = {0};
     struct certo_buf raw;
     struct certo_err e = {0};
@@ -1323,28 +1305,29 @@ tc_check(void *ctx, struct certo_transport *t, struct certo_buf *report, struct 
     size_t n_tls = 0;
 
     if (read_conf(&conf, &raw, c, t, c->server_xml, &e) != CERTO_OK) {
-        finding(&s, e.rc, "problem: %s", e.msg);
+        certo_check_finding(&s, e.rc, "problem: %s", e.msg);
         goto out;
     }
     for (size_t i = 0; i < conf.n_connectors; i++)
         n_tls += conf.connectors[i].tls ? 1 : 0;
-    finding(&s, n_tls > 0 ? CERTO_OK : CERTO_ENOTFOUND, "%s: %s: %zu connectors, %zu with TLS",
-            n_tls > 0 ? "ok" : "missing", c->server_xml, conf.n_connectors, n_tls);
+    certo_check_finding(&s, n_tls > 0 ? CERTO_OK : CERTO_ENOTFOUND,
+                        "%s: %s: %zu connectors, %zu with TLS", n_tls > 0 ? "ok" : "missing",
+                        c->server_xml, conf.n_connectors, n_tls);
     for (size_t i = 0; i < conf.n_certs; i++) {
         const struct certo_tomcat_cert *k = &conf.certs[i];
         static const int fields[] = {CERTO_TC_KS_FILE, CERTO_TC_CERT_FILE, CERTO_TC_KEY_FILE,
                                      CERTO_TC_CHAIN_FILE};
-        finding(&s, CERTO_OK, "ok: connector port %d, host %s%s (server.xml line %d)",
-                conf.connectors[k->connector].port, k->host_name,
-                k->legacy ? ", Connector attributes" : "", k->line);
+        certo_check_finding(&s, CERTO_OK, "ok: connector port %d, host %s%s (server.xml line %d)",
+                            conf.connectors[k->connector].port, k->host_name,
+                            k->legacy ? ", Connector attributes" : "", k->line);
         for (size_t f = 0; f < CERTO_ARRAY_LEN(fields); f++) {
             char *p;
             if (k->val[fields[f]] == NULL)
                 continue;
             p = certo_tomcat__resolve(c->dir, NULL, k->val[fields[f]]);
             if (p == NULL)
-                finding(&s, CERTO_EUNSUPPORTED, "unsupported: %s uses an unknown property",
-                        k->val[fields[f]]);
+                certo_check_finding(&s, CERTO_EUNSUPPORTED,
+                                    "unsupported: %s uses an unknown property", k->val[fields[f]]);
             else
                 check_file(&s, t, fields[f] == CERTO_TC_KS_FILE ? "keystore" : "PEM file", p);
             certo_free(p);
@@ -1352,10 +1335,11 @@ tc_check(void *ctx, struct certo_transport *t, struct certo_buf *report, struct 
     }
     certo_err_clear(&e);
     if (find_catalina(&sh, &home, c, t, &e) != CERTO_OK)
-        finding(&s, CERTO_ENOTFOUND, "missing: %s", e.msg);
+        certo_check_finding(&s, CERTO_ENOTFOUND, "missing: %s", e.msg);
     else
-        finding(&s, CERTO_OK, "ok: %s restarts Tomcat (CATALINA_HOME %s, CATALINA_PID %s/%s)", sh,
-                home, c->dir, PID_NAME);
+        certo_check_finding(&s, CERTO_OK,
+                            "ok: %s restarts Tomcat (CATALINA_HOME %s, CATALINA_PID %s/%s)", sh,
+                            home, c->dir, PID_NAME);
 out:
     certo_free(sh);
     certo_free(home);
