@@ -83,6 +83,8 @@ bool certo_cert_matches_key(X509 *cert, EVP_PKEY *key);
 
 /** Frees a stack of certificates and its certificates; NULL is a no-op. */
 void certo_certs_free(STACK_OF(X509) * certs);
+/** Drops one reference to 'cert'. NULL ok. */
+void certo_cert_free(X509 *cert);
 /** A new stack holding new references to the certificates of 'certs'. */
 STACK_OF(X509) * certo_certs_dup(STACK_OF(X509) * certs);
 

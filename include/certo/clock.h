@@ -13,6 +13,8 @@
 time_t certo_clock_now(void);
 /** Milliseconds since the epoch (real time, or the pinned time). */
 int64_t certo_clock_now_ms(void);
+/** Milliseconds of CLOCK_MONOTONIC: for deadlines and durations, never pinned. */
+int64_t certo_clock_mono_ms(void);
 /** Pins the clock to 'ms' milliseconds since the epoch; a negative value unpins it. */
 void certo_clock_pin_ms(int64_t ms);
 

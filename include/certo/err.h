@@ -48,6 +48,8 @@ certo_rc certo_err_sys(struct certo_err *err, certo_rc rc, const char *where, co
 
 /** Clears 'err' so it can be reused. */
 void certo_err_clear(struct certo_err *err);
+/** The short reason of 'e' for a message of one's own: strerror of its errno, else its text. */
+const char *certo_err_reason(const struct certo_err *e);
 
 /** Static name of a return code, e.g. "EPARSE". Never NULL. */
 const char *certo_rc_name(certo_rc rc);

@@ -34,6 +34,27 @@ CERTO_MUST_CHECK certo_rc certo_file_read(struct certo_buf *out, const char *pat
 CERTO_MUST_CHECK certo_rc certo_file_replace(const char *path, const void *data, size_t len,
                                              mode_t new_mode);
 
+/* The mode and owner a replaced file is to have, whatever the file had before. */
+struct certo_file_as {
+    mode_t mode; /* permission bits */
+    uid_t uid;   /* set when we may (root); else kept */
+    gid_t gid;
+};
+
+/**
+ * Like certo_file_replace, but the new file gets 'as' (mode, and owner when we may) before
+ * it is renamed into place, never after: a staged or restored file is never visible with
+ * the wrong mode.
+ */
+CERTO_MUST_CHECK certo_rc certo_file_replace_as(const char *path, const void *data, size_t len,
+                                                const struct certo_file_as *as);
+
+/** fsync of directory 'dir' (a file system that cannot sync a directory is not an error). */
+CERTO_MUST_CHECK certo_rc certo_file_sync_dir(const char *dir);
+
+/** The directory part of 'path': "." without a slash, "/" for a file at the root. */
+char *certo_path_dirname(const char *path);
+
 /**
  * Creates directory 'path' and its missing parents with 'mode'; existing ones are left
  * as they are. @return CERTO_OK; CERTO_EPERM, CERTO_ENOTFOUND, CERTO_EIO with errno set.

@@ -8,6 +8,8 @@
 #define CERTO_MEM_H
 
 #include <stdlib.h>
+#include <stdarg.h>
+
 #include "certo/common.h"
 
 void *certo_malloc(size_t n);
@@ -19,6 +21,8 @@ char *certo_strdup(const char *s);
 char *certo_strndup(const char *s, size_t n);
 /** Formats into a new string (never NULL). */
 char *certo_asprintf(const char *fmt, ...) CERTO_PRINTF(1, 2);
+/** certo_asprintf with a va_list. */
+char *certo_vasprintf(const char *fmt, va_list ap) CERTO_PRINTF(1, 0);
 void certo_free(void *p);
 /** Overwrites 'n' bytes of 'p' with zeros (not optimised away), then frees it. */
 void certo_free_clear(void *p, size_t n);

@@ -18,21 +18,14 @@
 #include <openssl/ssl.h>
 
 #include "certo/cert.h"
+#include "certo/clock.h"
 #include "certo/mem.h"
 #include "certo/tlsprobe.h"
-
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 left_ms(int64_t deadline)
 {
-    int64_t l = deadline - mono_ms();
+    int64_t l = deadline - certo_clock_mono_ms();
     return l < 0 ? 0 : l > 60000 ? 60000 : (int)l;
 }
 
@@ -41,7 +34,7 @@ certo_tls_peer_dispose(struct certo_tls_peer *p)
 {
     if (p == NULL)
         return;
-    sk_X509_pop_free(p->chain, X509_free);
+    certo_certs_free(p->chain);
     memset(p, 0, sizeof(*p));
 }
 
@@ -97,7 +90,7 @@ certo_rc
 certo_tls_probe(const char *host, int port, const char *sni, int timeout_ms,
                 struct certo_tls_peer *out, struct certo_err *err)
 {
-    int64_t deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 10000);
+    int64_t deadline = certo_clock_mono_ms() + (timeout_ms > 0 ? timeout_ms : 10000);
     SSL_CTX *ctx = NULL;
     SSL *ssl = NULL;
     char *sni_copy = NULL;
@@ -143,12 +136,7 @@ certo_tls_probe(const char *host, int port, const char *sni, int timeout_ms,
             certo_err_set(err, CERTO_ETLS, "net.tlsprobe", "%s:%d sent no certificate", host, port);
         goto out;
     }
-    out->chain = sk_X509_new_null();
-    for (int i = 0; i < sk_X509_num(sent); i++) {
-        X509 *x = sk_X509_value(sent, i);
-        X509_up_ref(x);
-        sk_X509_push(out->chain, x);
-    }
+    out->chain = certo_certs_dup(sent);
     rc = certo_cert_fingerprint(out->fingerprint, sk_X509_value(out->chain, 0), err);
     snprintf(out->version, sizeof(out->version), "%s", SSL_get_version(ssl));
     snprintf(out->cipher, sizeof(out->cipher), "%s", SSL_get_cipher_name(ssl));
@@ -169,7 +157,7 @@ certo_rc
 certo_tls_wait_for(const char *host, int port, const char *sni, const char *want, int timeout_ms,
                    struct certo_err *err)
 {
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = certo_clock_mono_ms() + timeout_ms;
     char last[96] = "";
 
     for (;;) {
@@ -187,9 +175,10 @@ certo_tls_wait_for(const char *host, int port, const char *sni, const char *want
             if (same)
                 return CERTO_OK;
         }
-        if (mono_ms() >= deadline) {
+        if (certo_clock_mono_ms() >= deadline) {
             if (last[0] == '\0') {
-                *err = e;
+                if (err != NULL && err->rc == CERTO_OK) /* first writer wins */
+                    *err = e;
                 return rc;
             }
             return certo_err_set(err, CERTO_ECONFLICT, "net.tlsprobe",

@@ -33,3 +33,9 @@ certo_cert_matches_key(X509 *cert, EVP_PKEY *key)
     ERR_pop_to_mark();
     return eq;
 }
+
+void
+certo_cert_free(X509 *cert)
+{
+    X509_free(cert);
+}

@@ -56,50 +56,24 @@ local_get(void *ctx, const char *path, struct certo_buf *out, struct certo_err *
     return CERTO_OK;
 }
 
+/* A file like 'meta' (a staged copy of someone else's file, a restored backup) gets its
+ * mode and owner before it is renamed into place (certo_file_replace_as). */
 static certo_rc
 local_put(void *ctx, const char *path, const void *data, size_t len,
           const struct certo_file_meta *meta, struct certo_err *err)
 {
-    struct stat st;
-    bool existed = stat(path, &st) == 0;
     certo_rc rc;
 
     (void)ctx;
-    rc = certo_file_replace(path, data, len, meta != NULL ? meta->mode : 0600);
+    if (meta != NULL && meta->exists) {
+        struct certo_file_as as = {meta->mode, meta->uid, meta->gid};
+        rc = certo_file_replace_as(path, data, len, &as);
+    } else {
+        rc = certo_file_replace(path, data, len, meta != NULL ? meta->mode : 0600);
+    }
     if (rc != CERTO_OK)
         return certo_err_sys(err, rc, "transport.local", "cannot write %s", path);
-    if (meta == NULL || !meta->exists)
-        return CERTO_OK;
-    /* Make the file look like 'meta' (a staged copy of a file owned by someone else).
-     * The owner can only be given by root; a failure to do so is not an error. */
-    if (chmod(path, meta->mode & 07777) != 0)
-        return certo_err_sys(err, CERTO_EIO, "transport.local", "cannot set the mode of %s", path);
-    if (!existed || st.st_uid != meta->uid || st.st_gid != meta->gid)
-        (void)chown(path, meta->uid, meta->gid);
     return CERTO_OK;
-}
-
-static certo_rc
-fsync_dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    int fd;
-    certo_rc rc = CERTO_OK;
-
-    if (slash == NULL)
-        dir = certo_strdup(".");
-    else if (slash == path)
-        dir = certo_strdup("/");
-    else
-        dir = certo_strndup(path, (size_t)(slash - path));
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0)
-        rc = CERTO_EIO;
-    if (fd >= 0)
-        close(fd);
-    certo_free(dir);
-    return rc;
 }
 
 static certo_rc
@@ -109,9 +83,11 @@ local_rename(void *ctx, const char *from, const char *to, struct certo_err *err)
     if (rename(from, to) != 0)
         return certo_err_sys(err, certo_file_rc_from_errno(errno), "transport.local",
                              "cannot rename %s to %s", from, to);
-    if (fsync_dir_of(to) != CERTO_OK)
-        return certo_err_sys(err, CERTO_EIO, "transport.local", "cannot sync the directory of %s",
-                             to);
+    char *dir = certo_path_dirname(to);
+    certo_rc rc = certo_file_sync_dir(dir);
+    certo_free(dir);
+    if (rc != CERTO_OK)
+        return certo_err_sys(err, rc, "transport.local", "cannot sync the directory of %s", to);
     return CERTO_OK;
 }
 
@@ -177,7 +153,7 @@ local_resolve(void *ctx, const char *path, char **out, struct certo_err *err)
     if (slash == NULL || slash[1] == '\0')
         return certo_err_set(err, CERTO_EINVAL, "transport.local",
                              "%s is not an absolute file path", path);
-    dir = slash == path ? certo_strdup("/") : certo_strndup(path, (size_t)(slash - path));
+    dir = certo_path_dirname(path);
     rdir = realpath(dir, NULL);
     certo_free(dir);
     if (rdir == NULL)

@@ -175,3 +175,9 @@ certo_assert_fail(const char *expr, const char *file, int line)
 {
     certo_log(CERTO_LOG_ERROR, "assert", "%s:%d: assertion failed: %s", file, line, expr);
 }
+
+const char *
+certo_err_reason(const struct certo_err *e)
+{
+    return e->sys_errno != 0 ? strerror(e->sys_errno) : e->msg;
+}

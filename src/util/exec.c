@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "certo/clock.h"
 #include "certo/exec.h"
 #include "certo/file.h"
 #include "certo/limits.h"
@@ -42,16 +43,6 @@ struct child_fds {
     int err;    /* becomes stderr: pipe write end */
     int report; /* O_CLOEXEC pipe write end: errno if exec was not reached */
 };
-
-/* Deadlines are intervals, not dates: CLOCK_MONOTONIC, not certo_clock (which tests pin,
- * and which would make a pinned deadline never pass). */
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 min_timeout(int cur, int64_t ms)
@@ -377,7 +368,7 @@ run_pump(struct run *s, const struct certo_exec_opts *o, struct certo_exec_resul
     certo_rc rc = CERTO_EINTERNAL;
 
     if (o->timeout_ms > 0)
-        deadline = mono_ms() + o->timeout_ms;
+        deadline = certo_clock_mono_ms() + o->timeout_ms;
     if (s->in >= 0 && o->input_len == 0)
         close_fd(&s->in);
     for (;;) {
@@ -392,12 +383,12 @@ run_pump(struct run *s, const struct certo_exec_opts *o, struct certo_exec_resul
             }
             if (w == s->pid) {
                 s->reaped = true;
-                exited_at = mono_ms();
+                exited_at = certo_clock_mono_ms();
                 close_fd(&s->pidfd);
                 close_fd(&s->in); /* input nobody will read */
             }
         }
-        int64_t now = mono_ms();
+        int64_t now = certo_clock_mono_ms();
         if (deadline > 0 && !s->reaped && !r->timed_out && now >= deadline) {
             r->timed_out = true;
             (void)kill(-s->pid, SIGTERM);

@@ -86,7 +86,8 @@ out:
     return rc;
 }
 
-static certo_rc replace_regular(const char *path, const void *data, size_t len, mode_t new_mode);
+static certo_rc replace_regular(const char *path, const void *data, size_t len, mode_t new_mode,
+                                const struct certo_file_as *as);
 
 static certo_rc
 write_all(int fd, const unsigned char *p, size_t len)
@@ -103,8 +104,8 @@ write_all(int fd, const unsigned char *p, size_t len)
     return CERTO_OK;
 }
 
-static certo_rc
-fsync_dir(const char *dir)
+certo_rc
+certo_file_sync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
@@ -117,8 +118,21 @@ fsync_dir(const char *dir)
     return CERTO_OK;
 }
 
-certo_rc
-certo_file_replace(const char *path, const void *data, size_t len, mode_t new_mode)
+char *
+certo_path_dirname(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (slash == NULL)
+        return certo_strdup(".");
+    if (slash == path)
+        return certo_strdup("/");
+    return certo_strndup(path, (size_t)(slash - path));
+}
+
+static certo_rc
+replace(const char *path, const void *data, size_t len, mode_t new_mode,
+        const struct certo_file_as *as)
 {
     struct stat lst;
 
@@ -128,17 +142,31 @@ certo_file_replace(const char *path, const void *data, size_t len, mode_t new_mo
         char *target = realpath(path, NULL);
         if (target == NULL)
             return certo_file_rc_from_errno(errno);
-        certo_rc rc = replace_regular(target, data, len, new_mode);
+        certo_rc rc = replace_regular(target, data, len, new_mode, as);
         int saved = errno;
         certo_free(target);
         errno = saved;
         return rc;
     }
-    return replace_regular(path, data, len, new_mode);
+    return replace_regular(path, data, len, new_mode, as);
+}
+
+certo_rc
+certo_file_replace(const char *path, const void *data, size_t len, mode_t new_mode)
+{
+    return replace(path, data, len, new_mode, NULL);
+}
+
+certo_rc
+certo_file_replace_as(const char *path, const void *data, size_t len,
+                      const struct certo_file_as *as)
+{
+    return replace(path, data, len, as->mode, as);
 }
 
 static certo_rc
-replace_regular(const char *path, const void *data, size_t len, mode_t new_mode)
+replace_regular(const char *path, const void *data, size_t len, mode_t new_mode,
+                const struct certo_file_as *as)
 {
     char *dir_copy = certo_strdup(path);
     char *base_copy = certo_strdup(path);
@@ -165,12 +193,17 @@ replace_regular(const char *path, const void *data, size_t len, mode_t new_mode)
         goto out;
     }
     /* Mode first, before any byte lands: a key never sits world-readable, even briefly. */
-    if (fchmod(fd, existed ? (st.st_mode & 07777) : new_mode) != 0) {
+    mode_t mode = as != NULL ? as->mode : existed ? st.st_mode : new_mode;
+    if (fchmod(fd, mode & 07777) != 0) {
         saved = errno;
         rc = certo_file_rc_from_errno(saved);
         goto out;
     }
-    if (existed && (st.st_uid != geteuid() || st.st_gid != getegid())) {
+    if (as != NULL && (as->uid != geteuid() || as->gid != getegid())) {
+        if (fchown(fd, as->uid, as->gid) != 0 && fchown(fd, (uid_t)-1, as->gid) != 0) {
+            /* Not fatal, as below. */
+        }
+    } else if (as == NULL && existed && (st.st_uid != geteuid() || st.st_gid != getegid())) {
         /* Keep the owner: a service account must still read its keystore. Only root may
          * give a file away; anyone else keeps the group at least when allowed to. */
         if (fchown(fd, st.st_uid, st.st_gid) != 0 && fchown(fd, (uid_t)-1, st.st_gid) != 0) {
@@ -200,7 +233,7 @@ replace_regular(const char *path, const void *data, size_t len, mode_t new_mode)
         goto out;
     }
     CERTO_FREE(tmp); /* renamed: nothing to clean up any more */
-    rc = fsync_dir(dir);
+    rc = certo_file_sync_dir(dir);
     saved = errno;
 out:
     if (fd >= 0)

@@ -70,19 +70,28 @@ certo_strndup(const char *s, size_t n)
 }
 
 char *
-certo_asprintf(const char *fmt, ...)
+certo_vasprintf(const char *fmt, va_list ap)
 {
-    va_list ap;
+    va_list again;
     int n;
 
-    va_start(ap, fmt);
+    va_copy(again, ap);
     n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
     if (n < 0)
         out_of_memory(0);
     char *s = certo_malloc((size_t)n + 1);
+    vsnprintf(s, (size_t)n + 1, fmt, again);
+    va_end(again);
+    return s;
+}
+
+char *
+certo_asprintf(const char *fmt, ...)
+{
+    va_list ap;
+
     va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    char *s = certo_vasprintf(fmt, ap);
     va_end(ap);
     return s;
 }
