@@ -20,7 +20,6 @@ static const struct certo_connector_ops *const connectors[] = {
 };
 
 #define SCRIPT_PATH       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#define SCRIPT_TIMEOUT_MS 300000
 #define SCRIPT_OUTPUT_MAX (64u * 1024)
 #define SCRIPT_ENV_MAX    32
 
@@ -42,8 +41,10 @@ certo_connector_opt(const struct certo_connector_cfg *cfg, const char *key)
     if (cfg == NULL || key == NULL)
         return NULL;
     for (size_t i = 0; i < cfg->n_opts; i++) {
-        if (cfg->opts[i].key != NULL && strcmp(cfg->opts[i].key, key) == 0)
-            return cfg->opts[i].value;
+        if (cfg->opts[i].key != NULL && strcmp(cfg->opts[i].key, key) == 0) {
+            const char *v = cfg->opts[i].value;
+            return v != NULL && v[0] != '\0' ? v : NULL;
+        }
     }
     return NULL;
 }
@@ -69,17 +70,9 @@ certo_plan_note(struct certo_plan *p, const char *fmt, ...)
 {
     va_list ap;
     char *note;
-    int n;
 
     va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        n = 0;
-    note = certo_malloc((size_t)n + 1);
-    note[0] = '\0';
-    va_start(ap, fmt);
-    (void)vsnprintf(note, (size_t)n + 1, fmt, ap);
+    note = certo_vasprintf(fmt, ap);
     va_end(ap);
     p->notes = certo_reallocarray(p->notes, p->n_notes + 1, sizeof(*p->notes));
     p->notes[p->n_notes++] = note;
@@ -103,37 +96,108 @@ certo_plan_dispose(struct certo_plan *p)
     memset(p, 0, sizeof(*p));
 }
 
-/*
- * Appends to the log what still fits under its ceiling. A log is a record for the
- * history: running out of room must not lose what is already there (a failed
- * certo_buf_append would release the whole buffer).
- */
-static void
-log_add(struct certo_buf *log, const void *p, size_t n)
+void
+certo_connector_log(struct certo_buf *log, const char *s)
 {
-    certo_buf_append_fit(log, p, n);
-}
-
-static void
-log_str(struct certo_buf *log, const char *s)
-{
-    log_add(log, s, strlen(s));
+    certo_buf_append_fit(log, s, strlen(s));
 }
 
 /* Captured output, ending with a newline, and a marker when it was cut. */
 static void
-log_output(struct certo_buf *log, const struct certo_buf *b, bool truncated, const char *what)
+log_output(struct certo_buf *log, const struct certo_buf *b, bool truncated, const char *what,
+           size_t max)
 {
     if (b->len > 0) {
-        log_add(log, b->data, b->len);
+        certo_buf_append_fit(log, b->data, b->len);
         if (b->data[b->len - 1] != '\n')
-            log_str(log, "\n");
+            certo_connector_log(log, "\n");
     }
     if (truncated) {
         char line[64];
-        snprintf(line, sizeof(line), "[%s truncated at %u bytes]\n", what, SCRIPT_OUTPUT_MAX);
-        log_str(log, line);
+        snprintf(line, sizeof(line), "[%s truncated at %zu bytes]\n", what, max);
+        certo_connector_log(log, line);
     }
+}
+
+/* One argument of a logged command line, quoted the way a shell would need it. */
+static void
+log_word(struct certo_buf *log, const char *w)
+{
+    static const char plain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                "0123456789_@%+=:,./-";
+
+    if (w[0] != '\0' && w[strspn(w, plain)] == '\0') {
+        certo_connector_log(log, w);
+        return;
+    }
+    certo_connector_log(log, "'");
+    for (const char *q; (q = strchr(w, '\'')) != NULL; w = q + 1) {
+        certo_buf_append_fit(log, w, (size_t)(q - w));
+        certo_connector_log(log, "'\\''");
+    }
+    certo_connector_log(log, w);
+    certo_connector_log(log, "'");
+}
+
+certo_rc
+certo_connector_exec(struct certo_exec_result *r, struct certo_transport *t,
+                     const struct certo_connector_cfg *cfg, const struct certo_connector_cmd *cmd,
+                     struct certo_buf *log, struct certo_err *err)
+{
+    const char *envp[SCRIPT_ENV_MAX + 3];
+    struct certo_exec_opts o = {0};
+    struct certo_err xerr = {0};
+    size_t n = 0;
+    char line[96];
+    certo_rc rc;
+
+    memset(r, 0, sizeof(*r));
+    envp[n++] = SCRIPT_PATH;
+    envp[n++] = "LANG=C";
+    for (size_t i = 0; cmd->env != NULL && cmd->env[i] != NULL; i++) {
+        if (i >= SCRIPT_ENV_MAX)
+            return certo_err_set(err, CERTO_EINTERNAL, "conn.exec",
+                                 "more than %d environment variables for %s", SCRIPT_ENV_MAX,
+                                 cmd->what);
+        envp[n++] = cmd->env[i];
+    }
+    envp[n] = NULL;
+    o.argv = cmd->argv;
+    o.envp = envp;
+    o.cwd = cmd->cwd;
+    o.max_output = cmd->max_output > 0 ? cmd->max_output : SCRIPT_OUTPUT_MAX;
+    o.timeout_ms =
+        cfg->script_timeout_ms > 0 ? cfg->script_timeout_ms : CERTO_CONNECTOR_SCRIPT_TIMEOUT_MS;
+
+    certo_connector_log(log, "$");
+    for (size_t i = 0; cmd->argv[i] != NULL; i++) {
+        certo_connector_log(log, " ");
+        log_word(log, cmd->argv[i]);
+    }
+    certo_connector_log(log, "\n");
+
+    rc = certo_transport_exec(t, &o, r, &xerr);
+    if (rc != CERTO_OK) {
+        const char *why = certo_err_reason(&xerr);
+        certo_connector_log(log, "cannot run it: ");
+        certo_connector_log(log, why);
+        certo_connector_log(log, "\n");
+        return certo_err_set(err, rc, "conn.exec", "cannot run %s (%s)", cmd->what, why);
+    }
+    log_output(log, &r->out, r->out_truncated, "standard output", o.max_output);
+    log_output(log, &r->err, r->err_truncated, "standard error", o.max_output);
+    if (r->timed_out) {
+        snprintf(line, sizeof(line), "timed out after %g s\n", o.timeout_ms / 1000.0);
+        certo_connector_log(log, line);
+        return certo_err_set(err, CERTO_ETIMEDOUT, "conn.exec", "%s did not finish within %g s",
+                             cmd->what, o.timeout_ms / 1000.0);
+    }
+    if (r->term_signal != 0)
+        snprintf(line, sizeof(line), "killed by signal %d\n", r->term_signal);
+    else
+        snprintf(line, sizeof(line), "exit %d\n", r->exit_code);
+    certo_connector_log(log, line);
+    return CERTO_OK;
 }
 
 /* Which of the endpoint's scripts 'script' is, for messages. */
@@ -155,77 +219,29 @@ certo_connector_run_script(struct certo_transport *t, const struct certo_connect
                            struct certo_buf *log, struct certo_err *err)
 {
     const char *argv[3] = {script, arg, NULL};
-    const char *envp[SCRIPT_ENV_MAX + 3];
-    struct certo_exec_opts o = {0};
-    struct certo_exec_result r = {0};
-    struct certo_err xerr = {0};
-    const char *role = script_role(cfg, script);
-    int timeout_ms = cfg->script_timeout_ms > 0 ? cfg->script_timeout_ms : SCRIPT_TIMEOUT_MS;
-    size_t n = 0;
-    char line[96];
-    certo_rc rc = CERTO_EINTERNAL;
+    struct certo_connector_cmd cmd = {.argv = argv, .env = env};
+    struct certo_exec_result r;
+    char *what;
+    certo_rc rc;
 
-    if (script == NULL || script[0] != '/')
-        return certo_err_set(err, CERTO_EINVAL, "conn.script", "%s %s: the path must be absolute",
-                             role, script != NULL ? script : "(none)");
-    envp[n++] = SCRIPT_PATH;
-    envp[n++] = "LANG=C";
-    for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
-        if (i >= SCRIPT_ENV_MAX)
-            return certo_err_set(err, CERTO_EINTERNAL, "conn.script",
-                                 "more than %d environment variables for %s %s", SCRIPT_ENV_MAX,
-                                 role, script);
-        envp[n++] = env[i];
-    }
-    envp[n] = NULL;
-    o.argv = argv;
-    o.envp = envp;
-    o.max_output = SCRIPT_OUTPUT_MAX;
-    o.timeout_ms = timeout_ms;
-
-    log_str(log, "$ ");
-    log_str(log, script);
-    if (arg != NULL) {
-        log_str(log, " ");
-        log_str(log, arg);
-    }
-    log_str(log, "\n");
-
-    rc = certo_transport_exec(t, &o, &r, &xerr);
-    if (rc != CERTO_OK) {
-        const char *why = xerr.sys_errno != 0 ? strerror(xerr.sys_errno) : xerr.msg;
-        log_str(log, "cannot run it: ");
-        log_str(log, why);
-        log_str(log, "\n");
-        rc = certo_err_set(err, rc, "conn.script", "%s %s: cannot run it (%s)", role, script, why);
+    if (script == NULL)
+        return certo_err_set(err, CERTO_EINVAL, "conn.script", "no script to run");
+    what = certo_asprintf("%s %s", script_role(cfg, script), script);
+    if (script[0] != '/') {
+        rc = certo_err_set(err, CERTO_EINVAL, "conn.script", "%s: the path must be absolute", what);
         goto out;
     }
-    log_output(log, &r.out, r.out_truncated, "standard output");
-    log_output(log, &r.err, r.err_truncated, "standard error");
-    if (r.timed_out) {
-        snprintf(line, sizeof(line), "timed out after %g s\n", timeout_ms / 1000.0);
-        log_str(log, line);
-        rc = certo_err_set(err, CERTO_ETIMEDOUT, "conn.script", "%s %s did not finish within %g s",
-                           role, script, timeout_ms / 1000.0);
-        goto out;
-    }
-    if (r.term_signal != 0) {
-        snprintf(line, sizeof(line), "killed by signal %d\n", r.term_signal);
-        log_str(log, line);
-        rc = certo_err_set(err, CERTO_EREMOTE, "conn.script", "%s %s was killed by signal %d", role,
-                           script, r.term_signal);
-        goto out;
-    }
-    snprintf(line, sizeof(line), "exit %d\n", r.exit_code);
-    log_str(log, line);
-    if (r.exit_code != 0) {
-        rc = certo_err_set(err, CERTO_EREMOTE, "conn.script", "%s %s exited with status %d", role,
-                           script, r.exit_code);
-        goto out;
-    }
-    rc = CERTO_OK;
-out:
+    cmd.what = what;
+    rc = certo_connector_exec(&r, t, cfg, &cmd, log, err);
+    if (rc == CERTO_OK && r.term_signal != 0)
+        rc = certo_err_set(err, CERTO_EREMOTE, "conn.script", "%s was killed by signal %d", what,
+                           r.term_signal);
+    else if (rc == CERTO_OK && r.exit_code != 0)
+        rc = certo_err_set(err, CERTO_EREMOTE, "conn.script", "%s exited with status %d", what,
+                           r.exit_code);
     certo_exec_result_dispose(&r);
+out:
+    certo_free(what);
     return rc;
 }
 

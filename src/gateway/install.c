@@ -34,10 +34,9 @@
 #include "certo/sys/connector.h"
 #include "gateway/gateway.h"
 
-#define FILE_MAX       (64u * 1024 * 1024) /* one file of an endpoint */
-#define TEXT_MAX       (256u * 1024)       /* history texts */
-#define BACKUPS_KEPT   10
-#define SCRIPT_DEFAULT 300000
+#define FILE_MAX     (64u * 1024 * 1024) /* one file of an endpoint */
+#define TEXT_MAX     (256u * 1024)       /* history texts */
+#define BACKUPS_KEPT 10
 
 struct session {
     struct certo_registry *reg;
@@ -324,7 +323,8 @@ session_open(struct session *s, struct certo_registry *reg, const struct certo_e
     s->cfg.endpoint_name = ep->val[CERTO_F_NAME];
     s->cfg.opts = s->kv;
     s->cfg.store_password = s->store_pw;
-    s->cfg.script_timeout_ms = script_timeout_ms > 0 ? script_timeout_ms : SCRIPT_DEFAULT;
+    s->cfg.script_timeout_ms =
+        script_timeout_ms > 0 ? script_timeout_ms : CERTO_CONNECTOR_SCRIPT_TIMEOUT_MS;
     s->ctx = certo_calloc(1, s->ops->ctx_size > 0 ? s->ops->ctx_size : 1);
     rc = s->ops->configure(s->ctx, &s->cfg, err);
     if (rc != CERTO_OK)

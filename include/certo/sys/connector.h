@@ -39,7 +39,7 @@ struct certo_connector_cfg {
     int script_timeout_ms;                     /* deadline for install/restart scripts */
 };
 
-/** Value of option 'key' in 'cfg', or NULL. */
+/** Value of option 'key' in 'cfg', or NULL when unset or empty. */
 const char *certo_connector_opt(const struct certo_connector_cfg *cfg, const char *key);
 
 /* One file an install writes. */
@@ -129,6 +129,36 @@ void certo_check_finding(struct certo_check *c, certo_rc rc, const char *fmt, ..
 
 /** The connector of endpoint type 'name', or NULL. */
 const struct certo_connector_ops *certo_connector_find(const char *name);
+
+/** The deadline of a script or tool a connector runs, unless the endpoint sets one. */
+#define CERTO_CONNECTOR_SCRIPT_TIMEOUT_MS 300000
+
+/** Appends 's' to the history log 'log' as far as it fits under its ceiling; NULL log ok. */
+void certo_connector_log(struct certo_buf *log, const char *s);
+
+/** One command a connector runs on the endpoint's host (certo_connector_exec). */
+struct certo_connector_cmd {
+    const char *what;        /* names it in messages: "install script /x", "/usr/sbin/nginx -t" */
+    const char *const *argv; /* argv[0] an absolute path; argv only, never a shell */
+    const char *const *env;  /* NAME=value entries after PATH and LANG=C; NULL for none */
+    const char *cwd;         /* NULL: the transport's default */
+    size_t max_output;       /* per stream; 0: 64 KiB */
+};
+
+/**
+ * Runs 'cmd' through 't' in a clean environment (a fixed PATH, LANG=C, then cmd->env)
+ * under the endpoint's script deadline (cfg->script_timeout_ms, default 300 s), and logs
+ * to 'log' (may be NULL) the command line, its output (stdout then stderr, with a marker
+ * where it was cut) and how it ended: "exit N", "killed by signal N" or "timed out after
+ * N s". 'r' is filled whenever the command ran; the caller judges its exit status.
+ * @return CERTO_OK when it ran to an end (any status, or a signal); CERTO_ETIMEDOUT;
+ *         what the transport returns when it cannot run it. Messages name cmd->what.
+ */
+CERTO_MUST_CHECK certo_rc certo_connector_exec(struct certo_exec_result *r,
+                                               struct certo_transport *t,
+                                               const struct certo_connector_cfg *cfg,
+                                               const struct certo_connector_cmd *cmd,
+                                               struct certo_buf *log, struct certo_err *err);
 
 /**
  * Runs a custom script the seed's way: argv only ('script' then 'arg' when not NULL),

@@ -19,21 +19,20 @@
 #include "certo/cert.h"
 #include "certo/key.h"
 #include "certo/limits.h"
+#include "certo/file.h"
 #include "certo/mem.h"
 #include "certo/tlsprobe.h"
 #include "connector/apache/apache.h"
 #include "connector/connector.h"
 
-#define WHERE          "conn.apache"
-#define FILE_MAX       (16u * 1024 * 1024) /* one configuration file */
-#define FILES_MAX      4096                /* configuration files in one tree */
-#define INCLUDE_DEPTH  32                  /* nested Include (httpd allows 128 directories) */
-#define SECTION_DEPTH  64                  /* nested <Section> in one file */
-#define VERIFY_MS      10000               /* per name: graceful restarts are not instant */
-#define LOG_OUTPUT_MAX (64u * 1024)
-#define CTL_TIMEOUT_MS 300000
-#define FIND           "/usr/bin/find"
-#define CTL_PATH_ENV   "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define WHERE           "conn.apache"
+#define FILE_MAX        (16u * 1024 * 1024) /* one configuration file */
+#define FILES_MAX       4096                /* configuration files in one tree */
+#define INCLUDE_DEPTH   32                  /* nested Include (httpd allows 128 directories) */
+#define SECTION_DEPTH   64                  /* nested <Section> in one file */
+#define VERIFY_MS       10000               /* per name: graceful restarts are not instant */
+#define DUMP_OUTPUT_MAX (8u * 1024 * 1024)  /* apachectl -t -D DUMP_RUN_CFG -D DUMP_INCLUDES */
+#define FIND            "/usr/bin/find"
 
 /* For appends whose failure only shortens a message. */
 static void
@@ -147,7 +146,7 @@ ap_configure(void *ctx, const struct certo_connector_cfg *cfg, struct certo_err 
     CERTO_ASSERT(c != NULL && cfg != NULL);
     memset(c, 0, sizeof(*c));
     c->cfg = cfg;
-    if (v == NULL || v[0] == '\0')
+    if (v == NULL)
         v = "/usr/sbin/apachectl";
     if (v[0] != '/')
         return certo_err_set(err, CERTO_EINVAL, WHERE,
@@ -176,80 +175,31 @@ ap_cleanup(void *ctx)
 
 /* ---- running apachectl ---- */
 
-/* A full log keeps what it holds (certo_buf_append_fit). */
-static void
-log_add(struct certo_buf *log, const void *p, size_t n)
-{
-    certo_buf_append_fit(log, p, n);
-}
-
-static void
-log_str(struct certo_buf *log, const char *s)
-{
-    log_add(log, s, strlen(s));
-}
-
-static void
-log_output(struct certo_buf *log, const struct certo_buf *b)
-{
-    if (b->len == 0)
-        return;
-    log_add(log, b->data, b->len);
-    if (b->data[b->len - 1] != '\n')
-        log_str(log, "\n");
-}
-
 /*
- * Runs apachectl with 'args' (argv only; a clean environment like the engine's scripts,
- * Debian's apache2ctl reads /etc/apache2/envvars itself) and logs the command, its output
- * and its status to 'log' (may be NULL). 'r' is filled whatever the exit status.
+ * Runs apachectl with 'args' (argv only, the connectors' clean environment: Debian's
+ * apache2ctl reads /etc/apache2/envvars itself) and logs the command, its output and
+ * its status to 'log' (may be NULL). 'r' is filled whatever the exit status.
  * @return CERTO_OK when it ran; CERTO_ETIMEDOUT; what the transport returns otherwise.
  */
 static certo_rc
 ctl_run(struct certo_exec_result *r, const struct ap_ctx *c, struct certo_transport *t,
-        const char *const *args, struct certo_buf *log, struct certo_err *err)
+        const char *const *args, size_t max_output, struct certo_buf *log, struct certo_err *err)
 {
     const char *argv[8];
-    const char *envp[] = {CTL_PATH_ENV, "LANG=C", NULL};
-    struct certo_exec_opts o = {0};
-    struct certo_err xerr = {0};
+    struct certo_connector_cmd cmd = {.argv = argv, .max_output = max_output};
+    char *what;
     size_t n = 0;
-    char line[64];
     certo_rc rc;
 
     argv[n++] = c->ctl;
-    log_str(log, "$ ");
-    log_str(log, c->ctl);
-    for (size_t i = 0; args[i] != NULL && n < CERTO_ARRAY_LEN(argv) - 1; i++) {
+    for (size_t i = 0; args[i] != NULL && n < CERTO_ARRAY_LEN(argv) - 1; i++)
         argv[n++] = args[i];
-        log_str(log, " ");
-        log_str(log, args[i]);
-    }
     argv[n] = NULL;
-    log_str(log, "\n");
-    o.argv = argv;
-    o.envp = envp;
-    o.max_output = LOG_OUTPUT_MAX;
-    o.timeout_ms = c->cfg->script_timeout_ms > 0 ? c->cfg->script_timeout_ms : CTL_TIMEOUT_MS;
-    rc = certo_transport_exec(t, &o, r, &xerr);
-    if (rc != CERTO_OK) {
-        log_str(log, "cannot run it\n");
-        return certo_err_set(err, rc, WHERE, "cannot run %s: %s", c->ctl,
-                             xerr.sys_errno != 0 ? strerror(xerr.sys_errno) : xerr.msg);
-    }
-    log_output(log, &r->out);
-    log_output(log, &r->err);
-    if (r->timed_out) {
-        log_str(log, "timed out\n");
-        return certo_err_set(err, CERTO_ETIMEDOUT, WHERE, "%s %s did not finish within %d s",
-                             c->ctl, args[0], o.timeout_ms / 1000);
-    }
-    if (r->term_signal != 0)
-        snprintf(line, sizeof(line), "killed by signal %d\n", r->term_signal);
-    else
-        snprintf(line, sizeof(line), "exit %d\n", r->exit_code);
-    log_str(log, line);
-    return CERTO_OK;
+    what = certo_asprintf("%s %s", c->ctl, args[0]);
+    cmd.what = what;
+    rc = certo_connector_exec(r, t, c->cfg, &cmd, log, err);
+    certo_free(what);
+    return rc;
 }
 
 /* The first line of apachectl's output that says what went wrong (new string). httpd
@@ -288,7 +238,7 @@ ctl_ok(const struct ap_ctx *c, struct certo_transport *t, const char *const *arg
        struct certo_buf *log, struct certo_err *err)
 {
     struct certo_exec_result r = {0};
-    certo_rc rc = ctl_run(&r, c, t, args, log, err);
+    certo_rc rc = ctl_run(&r, c, t, args, 0, log, err);
 
     if (rc == CERTO_OK && (r.exit_code != 0 || r.term_signal != 0)) {
         char *why = first_error(&r);
@@ -343,16 +293,6 @@ root_relative(const struct tree *tr, const char *p)
         o--;
     s[o] = '\0';
     return s;
-}
-
-/* The directory of an absolute path (new string). */
-static char *
-dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL || slash == path)
-        return certo_strdup("/");
-    return certo_strndup(path, (size_t)(slash - path));
 }
 
 static void
@@ -933,7 +873,11 @@ locate(struct tree *tr, char **conf_out, const struct ap_ctx *c, struct certo_tr
     certo_rc rc;
 
     *conf_out = NULL;
-    rc = ctl_run(&r, c, t, dump, NULL, err);
+    rc = ctl_run(&r, c, t, dump, DUMP_OUTPUT_MAX, NULL, err);
+    if (rc == CERTO_OK && r.out_truncated)
+        rc = certo_err_set(err, CERTO_ETOOBIG, WHERE,
+                           "apachectl -t -D DUMP_RUN_CFG printed more than %u MiB",
+                           DUMP_OUTPUT_MAX >> 20);
     if (rc == CERTO_OK && (r.exit_code != 0 || r.term_signal != 0)) {
         char *why = first_error(&r);
         rc = certo_err_set(err, CERTO_EREMOTE, WHERE,
@@ -966,7 +910,7 @@ locate(struct tree *tr, char **conf_out, const struct ap_ctx *c, struct certo_tr
     }
     certo_exec_result_dispose(&r);
     if (rc == CERTO_OK)
-        rc = ctl_run(&r, c, t, list, NULL, err);
+        rc = ctl_run(&r, c, t, list, 0, NULL, err);
     for (const char *s = (const char *)r.out.data; rc == CERTO_OK && s != NULL && *s != '\0';) {
         const char *nl = strchr(s, '\n');
         size_t n = nl != NULL ? (size_t)(nl - s) : strlen(s);
@@ -1207,7 +1151,7 @@ target_dir(char **out, struct planner *pl, const struct vhost *v, struct certo_e
 
     *out = NULL;
     if (v->cert_path != NULL && strstr(v->cert_path, "${") == NULL) {
-        char *d = dir_of(v->cert_path);
+        char *d = certo_path_dirname(v->cert_path);
         rc = certo_transport_stat(pl->t, d, &m, err);
         if (rc != CERTO_OK) {
             certo_free(d);
@@ -1219,7 +1163,7 @@ target_dir(char **out, struct planner *pl, const struct vhost *v, struct certo_e
         }
         certo_free(d);
     }
-    *out = dir_of(pl->tr.files[v->open.file]->path);
+    *out = certo_path_dirname(pl->tr.files[v->open.file]->path);
     return CERTO_OK;
 }
 
@@ -1694,8 +1638,8 @@ report(struct certo_buf *r, const char *fmt, ...)
     va_start(ap, fmt);
     (void)vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    log_str(r, line);
-    log_str(r, "\n");
+    certo_connector_log(r, line);
+    certo_connector_log(r, "\n");
 }
 
 static certo_rc

@@ -19,6 +19,7 @@
 #include "certo/clock.h"
 #include "certo/keystore.h"
 #include "certo/limits.h"
+#include "certo/file.h"
 #include "certo/mem.h"
 #include "certo/pem.h"
 #include "connector/connector.h"
@@ -52,14 +53,6 @@ endpoint_name(const struct ks_ctx *c)
     return c->cfg->endpoint_name != NULL ? c->cfg->endpoint_name : c->path;
 }
 
-/* An option's value; an empty value counts as unset. */
-static const char *
-opt(const struct certo_connector_cfg *cfg, const char *key)
-{
-    const char *v = certo_connector_opt(cfg, key);
-    return v != NULL && v[0] != '\0' ? v : NULL;
-}
-
 /*
  * Records a callee's error 'e' in 'err' with 'path' in front (first writer wins).
  * Used where the callee cannot know which file its input came from.
@@ -83,7 +76,7 @@ fail_path(struct certo_err *err, const struct certo_err *e, const char *where, c
 static certo_rc
 configure_script(const char **out, const struct ks_ctx *c, const char *key, struct certo_err *err)
 {
-    const char *v = opt(c->cfg, key);
+    const char *v = certo_connector_opt(c->cfg, key);
 
     *out = NULL;
     if (v == NULL)
@@ -110,7 +103,7 @@ configure_as(void *ctx, const struct certo_connector_cfg *cfg, enum certo_ks_for
     c->format = format;
     c->type = type;
     c->where = where;
-    c->path = opt(cfg, "path");
+    c->path = certo_connector_opt(cfg, "path");
     if (c->path == NULL) {
         rc = certo_err_set(err, CERTO_EINVAL, where, "endpoint %s: option path is required",
                            cfg->endpoint_name != NULL ? cfg->endpoint_name : type);
@@ -122,7 +115,7 @@ configure_as(void *ctx, const struct certo_connector_cfg *cfg, enum certo_ks_for
                            endpoint_name(c), c->path);
         goto out;
     }
-    legacy = opt(cfg, "is_legacy");
+    legacy = certo_connector_opt(cfg, "is_legacy");
     if (legacy != NULL && format != CERTO_KS_PKCS12) {
         rc =
             certo_err_set(err, CERTO_EINVAL, where,
@@ -164,14 +157,6 @@ pem_configure(void *ctx, const struct certo_connector_cfg *cfg, struct certo_err
 }
 
 /* ---- files ---- */
-
-/* The directory of an absolute path (new string). */
-static char *
-dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    return slash == path ? certo_strdup("/") : certo_strndup(path, (size_t)(slash - path));
-}
 
 /* The path without the last extension of its file name (new string): /a/web.crt → /a/web. */
 static char *
@@ -398,12 +383,6 @@ struct check_state {
     struct certo_check chk;
 };
 
-static const char *
-why(const struct certo_err *e)
-{
-    return e->sys_errno != 0 ? strerror(e->sys_errno) : e->msg;
-}
-
 /* Checks that an existing file may be read and written; 'what' names it. @return readable. */
 static bool
 check_rw(struct check_state *s, struct certo_transport *t, const char *what, const char *path)
@@ -411,11 +390,13 @@ check_rw(struct check_state *s, struct certo_transport *t, const char *what, con
     struct certo_err e = {0};
 
     if (certo_transport_access(t, path, R_OK, &e) != CERTO_OK) {
-        certo_check_finding(&s->chk, CERTO_EPERM, "not readable: %s%s (%s)", what, path, why(&e));
+        certo_check_finding(&s->chk, CERTO_EPERM, "not readable: %s%s (%s)", what, path,
+                            certo_err_reason(&e));
         return false;
     }
     if (certo_transport_access(t, path, W_OK, &e) != CERTO_OK) {
-        certo_check_finding(&s->chk, CERTO_EPERM, "not writable: %s%s (%s)", what, path, why(&e));
+        certo_check_finding(&s->chk, CERTO_EPERM, "not writable: %s%s (%s)", what, path,
+                            certo_err_reason(&e));
         return true;
     }
     certo_check_finding(&s->chk, CERTO_OK, "ok: %s%s readable and writable", what, path);
@@ -431,7 +412,8 @@ check_script(struct check_state *s, struct certo_transport *t, const char *what,
     if (path == NULL)
         return;
     if (certo_transport_stat(t, path, &m, &e) != CERTO_OK) {
-        certo_check_finding(&s->chk, e.rc, "cannot look at: %s %s (%s)", what, path, why(&e));
+        certo_check_finding(&s->chk, e.rc, "cannot look at: %s %s (%s)", what, path,
+                            certo_err_reason(&e));
         return;
     }
     if (!m.exists) {
@@ -505,11 +487,11 @@ ks_check(void *ctx, struct certo_transport *t, struct certo_buf *report, struct 
     struct check_state s = {.c = c, .chk = {.report = report, .err = err, .where = c->where}};
     struct certo_file_meta m;
     struct certo_err e = {0};
-    char *dir = dir_of(c->path);
+    char *dir = certo_path_dirname(c->path);
     bool readable = false;
 
     if (certo_transport_stat(t, c->path, &m, &e) != CERTO_OK)
-        certo_check_finding(&s.chk, e.rc, "cannot look at: %s (%s)", c->path, why(&e));
+        certo_check_finding(&s.chk, e.rc, "cannot look at: %s (%s)", c->path, certo_err_reason(&e));
     else if (!m.exists)
         certo_check_finding(&s.chk, CERTO_ENOTFOUND, "missing: %s (%s)", c->path, strerror(ENOENT));
     else if (m.is_dir)
@@ -718,6 +700,9 @@ plan_pem(struct certo_plan *p, const struct ks_ctx *c, struct certo_transport *t
     if (rc != CERTO_OK)
         goto out;
     if (sib.key_exists) {
+        /* Parsed, not only looked at: a key file encrypted under another password than
+         * the store password is refused now, before the plan writes a key that the
+         * service could not open. */
         rc = read_store(&old_key, &key_enc, c, t, sib.key, err);
         if (rc != CERTO_OK)
             goto out;

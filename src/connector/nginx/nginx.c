@@ -48,13 +48,6 @@ struct nginx_ctx {
     size_t n_targets;
 };
 
-static const char *
-opt(const struct certo_connector_cfg *cfg, const char *key)
-{
-    const char *v = certo_connector_opt(cfg, key);
-    return v != NULL && v[0] != '\0' ? v : NULL;
-}
-
 /* Appends what fits of 's' to a report or log: a full one must not lose what it holds. */
 static void
 text_add(struct certo_buf *b, const char *s, size_t n)
@@ -80,10 +73,10 @@ nginx_configure(void *ctx, const struct certo_connector_cfg *cfg, struct certo_e
     CERTO_ASSERT(c != NULL && cfg != NULL);
     memset(c, 0, sizeof(*c));
     c->cfg = cfg;
-    c->conf_path = opt(cfg, "nginx_config_path");
+    c->conf_path = certo_connector_opt(cfg, "nginx_config_path");
     if (c->conf_path == NULL)
         c->conf_path = DEFAULT_CONF;
-    c->binary = opt(cfg, "nginx_binary");
+    c->binary = certo_connector_opt(cfg, "nginx_binary");
     if (c->binary == NULL)
         c->binary = DEFAULT_BINARY;
     if (c->conf_path[0] != '/' || c->conf_path[strlen(c->conf_path) - 1] == '/')
@@ -233,59 +226,22 @@ run_nginx(const struct nginx_ctx *c, struct certo_transport *t, bool reload, str
     const char *test[] = {c->binary, "-t", "-c", c->conf_path, NULL};
     const char *sig[] = {c->binary,           "-s", "reload", "-c", c->conf_path, "-g",
                          "error_log stderr;", NULL};
-    const char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                          "LANG=C", NULL};
-    const char *what = reload ? "nginx -s reload" : "nginx -t";
-    struct certo_exec_opts o = {0};
-    struct certo_exec_result r = {0};
-    struct certo_err xerr = {0};
+    const char *step = reload ? "nginx -s reload" : "nginx -t";
+    char *what = certo_asprintf("%s %s", c->binary, reload ? "-s reload" : "-t");
+    struct certo_connector_cmd cmd = {.what = what, .argv = reload ? sig : test};
+    struct certo_exec_result r;
     char line[320];
-    certo_rc rc;
+    certo_rc rc = certo_connector_exec(&r, t, c->cfg, &cmd, log, err);
 
-    o.argv = reload ? sig : test;
-    o.envp = envp;
-    o.max_output = RUN_OUTPUT_MAX;
-    o.timeout_ms = c->cfg->script_timeout_ms > 0 ? c->cfg->script_timeout_ms : 300000;
-    snprintf(line, sizeof(line),
-             reload ? "$ %s -s reload -c %s -g 'error_log stderr;'" : "$ %s -t -c %s", c->binary,
-             c->conf_path);
-    text_line(log, line);
-    rc = certo_transport_exec(t, &o, &r, &xerr);
-    if (rc != CERTO_OK) {
-        text_line(log, xerr.msg);
-        rc = certo_err_set(err, rc, WHERE, "%s: cannot run %s (%s)", what, c->binary,
-                           xerr.sys_errno != 0 ? strerror(xerr.sys_errno) : xerr.msg);
-        goto out;
-    }
-    text_add(log, (const char *)r.out.data, r.out.len);
-    if (r.out.len > 0 && r.out.data[r.out.len - 1] != '\n')
-        text_add(log, "\n", 1);
-    text_add(log, (const char *)r.err.data, r.err.len);
-    if (r.err.len > 0 && r.err.data[r.err.len - 1] != '\n')
-        text_add(log, "\n", 1);
-    if (r.timed_out) {
-        text_line(log, "timed out");
-        rc = certo_err_set(err, CERTO_ETIMEDOUT, WHERE, "%s did not finish within %d s", what,
-                           o.timeout_ms / 1000);
-        goto out;
-    }
-    if (r.term_signal != 0) {
-        snprintf(line, sizeof(line), "killed by signal %d", r.term_signal);
-        text_line(log, line);
-        rc = certo_err_set(err, CERTO_EREMOTE, WHERE, "%s was killed by signal %d", what,
+    if (rc == CERTO_OK && r.term_signal != 0) {
+        rc = certo_err_set(err, CERTO_EREMOTE, WHERE, "%s was killed by signal %d", step,
                            r.term_signal);
-        goto out;
-    }
-    snprintf(line, sizeof(line), "exit %d", r.exit_code);
-    text_line(log, line);
-    if (r.exit_code != 0) {
+    } else if (rc == CERTO_OK && r.exit_code != 0) {
         nginx_error(line, sizeof(line), &r);
-        rc = certo_err_set(err, CERTO_EREMOTE, WHERE, "%s failed: %s", what, line);
-        goto out;
+        rc = certo_err_set(err, CERTO_EREMOTE, WHERE, "%s failed: %s", step, line);
     }
-    rc = CERTO_OK;
-out:
     certo_exec_result_dispose(&r);
+    certo_free(what);
     return rc;
 }
 

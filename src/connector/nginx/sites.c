@@ -782,15 +782,9 @@ append(char *text, const char *fmt, ...)
 {
     va_list ap;
     char *more, *all;
-    int n;
 
     va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    more = certo_malloc(n > 0 ? (size_t)n + 1 : 1);
-    more[0] = '\0';
-    va_start(ap, fmt);
-    (void)vsnprintf(more, n > 0 ? (size_t)n + 1 : 1, fmt, ap);
+    more = certo_vasprintf(fmt, ap);
     va_end(ap);
     all = certo_asprintf("%s%s", text, more);
     certo_free(text);

@@ -22,18 +22,17 @@
 #include "certo/clock.h"
 #include "certo/keystore.h"
 #include "certo/limits.h"
+#include "certo/file.h"
 #include "certo/mem.h"
 #include "certo/pem.h"
 #include "certo/tlsprobe.h"
 #include "connector/connector.h"
 #include "connector/tomcat/tomcat.h"
 
-#define WHERE           "conn.tomcat"
-#define DEFAULT_PASS    "changeit" /* Tomcat's default keystore password */
-#define VERIFY_MS       60000      /* a JVM takes seconds to start and open its ports */
-#define PID_NAME        "temp/certo-tomcat.pid"
-#define EXEC_OUTPUT_MAX (64u * 1024)
-#define SCRIPT_PATH     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define WHERE        "conn.tomcat"
+#define DEFAULT_PASS "changeit" /* Tomcat's default keystore password */
+#define VERIFY_MS    60000      /* a JVM takes seconds to start and open its ports */
+#define PID_NAME     "temp/certo-tomcat.pid"
 
 /* Debian's CATALINA_HOME directories, tried in this order when tomcat_dir has no bin/. */
 static const char *const homes[] = {"/usr/share/tomcat10", "/usr/share/tomcat11",
@@ -119,7 +118,7 @@ tc_configure(void *ctx, const struct certo_connector_cfg *cfg, struct certo_err 
         goto out;
     c->dir = v;
     v = certo_connector_opt(cfg, "catalina_home");
-    if (v != NULL && v[0] != '\0') {
+    if (v != NULL) {
         if (v[0] != '/') {
             rc = certo_err_set(err, CERTO_EINVAL, WHERE,
                                "endpoint %s: catalina_home '%.200s' must be absolute", ep_name(c),
@@ -978,23 +977,6 @@ tc_test(void *ctx, struct certo_transport *t, const struct certo_plan *plan,
 
 /* ---- restart ---- */
 
-static void
-log_add(struct certo_buf *log, const char *s, size_t n)
-{
-    if (log == NULL || n == 0 || log->len >= log->max)
-        return;
-    if (n > log->max - log->len)
-        n = log->max - log->len;
-    certo_rc rc = certo_buf_append(log, s, n); /* cannot fail: it fits */
-    CERTO_UNUSED(rc);
-}
-
-static void
-log_str(struct certo_buf *log, const char *s)
-{
-    log_add(log, s, strlen(s));
-}
-
 static bool
 executable(struct certo_transport *t, const char *path)
 {
@@ -1054,63 +1036,36 @@ find_catalina(char **sh, char **home, const struct tc_ctx *c, struct certo_trans
                          ep_name(c), c->dir);
 }
 
-/* Runs catalina.sh with 'args'; *status gets its exit status (-1: a signal or timeout). */
+/* Runs catalina.sh with 'args'; *status gets its exit status (-1: a signal). */
 static certo_rc
 catalina(int *status, const struct tc_ctx *c, struct certo_transport *t, const char *sh,
          const char *home, const char *const *args, struct certo_buf *log, struct certo_err *err)
 {
     const char *argv[8];
-    const char *envp[6];
-    char *base_v = certo_asprintf("CATALINA_BASE=%s", c->dir);
-    char *home_v = certo_asprintf("CATALINA_HOME=%s", home);
-    char *pid_v = certo_asprintf("CATALINA_PID=%s/%s", c->dir, PID_NAME);
-    struct certo_exec_opts o = {0};
-    struct certo_exec_result r = {0};
+    char *env[4] = {certo_asprintf("CATALINA_BASE=%s", c->dir),
+                    certo_asprintf("CATALINA_HOME=%s", home),
+                    /* bin/setenv.sh may set another; catalina.sh sources it after */
+                    certo_asprintf("CATALINA_PID=%s/%s", c->dir, PID_NAME), NULL};
+    struct certo_connector_cmd cmd = {.argv = argv, .env = (const char *const *)env, .cwd = c->dir};
+    char *what;
+    struct certo_exec_result r;
     size_t n = 0;
-    char line[96];
-    certo_rc rc = CERTO_EINTERNAL;
+    certo_rc rc;
 
     *status = -1;
     argv[n++] = sh;
     for (size_t i = 0; args[i] != NULL && n < CERTO_ARRAY_LEN(argv) - 1; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
-    envp[0] = SCRIPT_PATH;
-    envp[1] = "LANG=C";
-    envp[2] = base_v;
-    envp[3] = home_v;
-    envp[4] = pid_v; /* bin/setenv.sh may set another; catalina.sh sources it after */
-    envp[5] = NULL;
-    o.argv = argv;
-    o.envp = envp;
-    o.cwd = c->dir;
-    o.max_output = EXEC_OUTPUT_MAX;
-    o.timeout_ms = c->cfg->script_timeout_ms > 0 ? c->cfg->script_timeout_ms : 300000;
-    log_str(log, "$");
-    for (size_t i = 0; argv[i] != NULL; i++) {
-        log_str(log, " ");
-        log_str(log, argv[i]);
-    }
-    log_str(log, "\n");
-    rc = certo_transport_exec(t, &o, &r, err);
-    if (rc != CERTO_OK)
-        goto out;
-    log_add(log, (const char *)r.out.data, r.out.len);
-    log_add(log, (const char *)r.err.data, r.err.len);
-    if (r.timed_out) {
-        rc = certo_err_set(err, CERTO_ETIMEDOUT, WHERE, "%s %s did not finish within %d s", sh,
-                           args[0], o.timeout_ms / 1000);
-        goto out;
-    }
-    *status = r.term_signal != 0 ? -1 : r.exit_code;
-    snprintf(line, sizeof(line), "exit %d\n", *status);
-    log_str(log, line);
-    rc = CERTO_OK;
-out:
+    what = certo_asprintf("%s %s", sh, args[0]);
+    cmd.what = what;
+    rc = certo_connector_exec(&r, t, c->cfg, &cmd, log, err);
+    if (rc == CERTO_OK)
+        *status = r.term_signal != 0 ? -1 : r.exit_code;
     certo_exec_result_dispose(&r);
-    certo_free(base_v);
-    certo_free(home_v);
-    certo_free(pid_v);
+    certo_free(what);
+    for (size_t i = 0; env[i] != NULL; i++)
+        certo_free(env[i]);
     return rc;
 }
 
@@ -1132,7 +1087,8 @@ restart(const struct tc_ctx *c, struct certo_transport *t, struct certo_buf *log
     if (rc == CERTO_OK)
         rc = catalina(&status, c, t, sh, home, stop, log, err);
     if (rc == CERTO_OK && status != 0)
-        log_str(log, "(stop failed: Tomcat was not running, or not under this CATALINA_PID)\n");
+        certo_connector_log(
+            log, "(stop failed: Tomcat was not running, or not under this CATALINA_PID)\n");
     if (rc == CERTO_OK)
         rc = catalina(&status, c, t, sh, home, start, log, err);
     if (rc == CERTO_OK && status != 0)
@@ -1288,7 +1244,7 @@ check_file(struct certo_check *s, struct certo_transport *t, const char *what, c
 
     if (certo_transport_access(t, path, R_OK | W_OK, &e) != CERTO_OK)
         certo_check_finding(s, CERTO_EPERM, "not writable: %s %s (%s)", what, path,
-                            e.sys_errno != 0 ? strerror(e.sys_errno) : e.msg);
+                            certo_err_reason(&e));
     else
         certo_check_finding(s, CERTO_OK, "ok: %s %s readable and writable", what, path);
 }

@@ -781,7 +781,7 @@ test_connector_keystore__script_failures(void **state)
     assert_int_equal(plan_of(&p, &ep, f, b, NULL, &err), CERTO_OK);
     assert_int_equal(ep.ops->activate(ep.ctx, f->t, &p, &log, &err), CERTO_ENOTFOUND);
     assert_non_null(strstr(err.msg, "install script"));
-    assert_non_null(strstr(err.msg, "cannot run it"));
+    assert_non_null(strstr(err.msg, "cannot run install script"));
     certo_plan_dispose(&p);
     ep_close(&ep);
 
