@@ -48,10 +48,8 @@ CERTO_MUST_CHECK certo_rc certo_identity_ensure(X509 **cert_out, EVP_PKEY **key_
                                                 struct certo_db *db, const char *dir,
                                                 const char *listen_host, struct certo_err *err);
 
-/**
- * Frees a certificate (X509_free is kept to the pki layer; this goes through it). NULL ok.
- */
-void certo_identity_cert_free(X509 *x);
+/** True for the wildcard addresses 0.0.0.0 and ::, which are listened on only when asked. */
+bool certo_server_is_wildcard(const char *host);
 
 /** What `certo server` runs with. Strings borrowed. */
 struct certo_server_opts {

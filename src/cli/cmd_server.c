@@ -113,7 +113,7 @@ run_show(const struct cli_cmd *cmd, struct cli_args *a)
 out:
     certo_buf_dispose(&b);
     certo_cert_info_dispose(&info);
-    certo_identity_cert_free(cert);
+    certo_cert_free(cert);
     certo_db_close(db);
     certo_free(dir);
     return rc == CERTO_OK ? 0 : cli_fail(cmd, rc, &err);

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
-#include <openssl/crypto.h>
 
 #include "certo/buf.h"
 #include "certo/cert.h"
@@ -62,27 +61,6 @@ certo_identity_db_open(struct certo_db **out, const char *dir, struct certo_err 
 out:
     certo_free(path);
     return rc;
-}
-
-void
-certo_identity_cert_free(X509 *x)
-{
-    STACK_OF(X509) * one;
-
-    if (x == NULL)
-        return;
-    one = sk_X509_new_null();
-    if (one == NULL || sk_X509_push(one, x) <= 0)
-        abort();
-    certo_certs_free(one);
-}
-
-static void
-buf_wipe(struct certo_buf *b)
-{
-    if (b->data != NULL)
-        OPENSSL_cleanse(b->data, b->cap);
-    certo_buf_dispose(b);
 }
 
 certo_rc
@@ -167,7 +145,7 @@ load_identity(X509 **cert_out, EVP_PKEY **key_out, struct certo_db *db,
     rc = CERTO_OK;
 out:
     certo_secret_free(pk);
-    certo_identity_cert_free(cert);
+    certo_cert_free(cert);
     EVP_PKEY_free(key);
     certo_stmt_free(st);
     return rc;
@@ -186,12 +164,6 @@ host_name(char out[HOST_MAX])
     n = strspn(out, ok);
     if (n == 0 || n != strlen(out) || n >= 64 || out[0] == '.' || out[0] == '-')
         snprintf(out, HOST_MAX, "certo-server");
-}
-
-static bool
-is_wildcard(const char *host)
-{
-    return strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
 }
 
 /* A new key and self-signed certificate for this instance. */
@@ -217,7 +189,8 @@ make_identity(X509 **cert_out, EVP_PKEY **key_out, const char *listen_host, stru
         san_host = certo_asprintf("DNS:%s", host);
         sans[n++] = san_host;
     }
-    if (listen_host != NULL && !is_wildcard(listen_host) && strcmp(listen_host, "127.0.0.1") != 0 &&
+    if (listen_host != NULL && !certo_server_is_wildcard(listen_host) &&
+        strcmp(listen_host, "127.0.0.1") != 0 &&
         (inet_pton(AF_INET, listen_host, a) == 1 || inet_pton(AF_INET6, listen_host, a) == 1)) {
         san_listen = certo_asprintf("IP:%s", listen_host);
         sans[n++] = san_listen;
@@ -290,7 +263,7 @@ store_identity(struct certo_db *db, X509 *cert, EVP_PKEY *key, const struct cert
     rc = certo_stmt_step(st, &row, err);
 out:
     certo_stmt_free(st);
-    buf_wipe(&pk);
+    certo_buf_dispose(&pk); /* wiped */
     certo_buf_dispose(&der);
     certo_buf_dispose(&sealed);
     return rc;
@@ -343,7 +316,7 @@ out:
         certo_db_rollback(db);
     if (rc != CERTO_OK)
         *created = false;
-    certo_identity_cert_free(cert);
+    certo_cert_free(cert);
     EVP_PKEY_free(key);
     certo_seal_key_free(kek);
     certo_free(kpath);

@@ -139,8 +139,8 @@ method_name(enum evhttp_cmd_type m)
 
 /* ---- listen address ---- */
 
-static bool
-is_wildcard(const char *host)
+bool
+certo_server_is_wildcard(const char *host)
 {
     return strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
 }
@@ -254,7 +254,7 @@ load_ctx(struct server *s, char fp[96], struct certo_err *err)
     ctx = NULL;
 out:
     SSL_CTX_free(ctx);
-    certo_identity_cert_free(cert);
+    certo_cert_free(cert);
     EVP_PKEY_free(key);
     return rc;
 }
@@ -421,10 +421,8 @@ handle(struct evhttp_request *req, void *arg)
             r = &routes[i];
     }
     base_url(base, s, req);
-    if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > CERTO_SERVER_BODY_MAX) {
-        status = 413;
-        reply_json(s, req, status, error_doc("too_large", "the request body is over 1 MiB"));
-    } else if (r == NULL) {
+    /* A body over CERTO_SERVER_BODY_MAX never gets here: evhttp answers 413 itself. */
+    if (r == NULL) {
         status = HTTP_NOTFOUND;
         reply_json(s, req, status, error_doc("not_found", "no such resource"));
     } else if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD) {
@@ -544,7 +542,7 @@ certo_server_run(const struct certo_server_opts *opts, struct certo_err *err)
     rc = start(&s, fp, err);
     if (rc != CERTO_OK)
         goto out;
-    if (is_wildcard(s.host))
+    if (certo_server_is_wildcard(s.host))
         log_line("warn", "wildcard_listen",
                  "address=%s note=\"every interface; this slice has no authentication\"", s.host);
     printf("certo server listening on %s" API_PREFIX " (certificate SHA-256 %s)\n", s.base_url, fp);
