@@ -82,6 +82,38 @@ load(struct fs *fs)
     return conf;
 }
 
+/* The 'n' bytes of 'out' from 'at' are those of 'src' from 'from' (NULL+0 never formed). */
+static bool
+same_at(const struct certo_buf *out, size_t at, const unsigned char *src, size_t from, size_t n)
+{
+    return at <= out->len && n <= out->len - at &&
+           (n == 0 || memcmp(out->data + at, src + from, n) == 0);
+}
+
+/* 'out' is the file 'orig' with each edit's [start, end) replaced by its text: the bytes
+ * before the first edit, between two edits and after the last are kept. */
+static void
+check_kept(const struct certo_buf *out, const struct certo_buf *orig,
+           const struct certo_nginx_edit *e, size_t n)
+{
+    size_t in = 0, at = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t tl = strlen(e[i].text);
+        if (e[i].start < in || e[i].end > orig->len)
+            __builtin_trap();
+        if (!same_at(out, at, orig->data, in, e[i].start - in))
+            __builtin_trap();
+        at += e[i].start - in;
+        if (!same_at(out, at, (const unsigned char *)e[i].text, 0, tl))
+            __builtin_trap();
+        at += tl;
+        in = e[i].end;
+    }
+    if (out->len - at != orig->len - in || !same_at(out, at, orig->data, in, orig->len - in))
+        __builtin_trap();
+}
+
 /* Every matched block of the edited configuration names the new files. */
 static void
 check_again(struct fs *edited, size_t n_matched)
@@ -153,6 +185,7 @@ edit(struct fs *fs, struct certo_nginx_conf *conf)
         if (certo_nginx__apply(&edited.text[f], conf->files[file], e != NULL ? e + k : NULL,
                                end - k) != CERTO_OK)
             __builtin_trap();
+        check_kept(&edited.text[f], &fs->text[f], e != NULL ? e + k : NULL, end - k);
         certo_buf_init(&diff, CERTO_NGINX_FILE_MAX);
         if (certo_nginx__diff(&diff, conf->files[file], e != NULL ? e + k : NULL, end - k) !=
             CERTO_OK)

@@ -285,7 +285,8 @@ bad "--is_legacy on jks" "--is_legacy is not an option of jks endpoints" \
   --is_legacy false
 bad "--path on nginx" "--path is not an option of nginx endpoints" \
   cg tls add nginx --name x --path /etc/x.pem "${R[@]}"
-bad "--store_password on pem" "--store_password(_file)? is not an option of pem endpoints" \
+bad "--store_password on pem" \
+  "^certo tls add pem: --store_password_file is not an option of pem endpoints \(see 'certo tls add pem --help'\)$" \
   cg tls add pem --name x --connection_type local --path "$T/k.pem" --store_password_file "$T/pw"
 bad "is_legacy yes" "--is_legacy must be true or false, not 'yes'" \
   cg tls add p12 --name x --connection_type local --path "$T/k.p12" --store_password_file "$T/pw" \
@@ -508,6 +509,7 @@ done
 "$C" tls list --json --data "$D2" > "$T/par.json" 2>> "$LOG"
 jq_ok "parallel: 20 listed" "$T/par.json" 'sorted(e["name"] for e in d) == sorted("par-%d" % i for i in range(1, 21))'
 left=("$D2"/*tmp*); [ -e "${left[0]}" ] && fail "temporary file left in $D2: ${left[*]}" || ok
+no_temp_files "$D2"
 # Every secret sealed in the race opens with the one key file.
 nopen=0
 for i in $(seq 20); do
@@ -530,6 +532,7 @@ for i in $(seq 8); do
   else fail "same-name add $i: exit $rc: $(cat "$T/par/s$i.err")"; fi
 done
 [ "$nok" = 1 ] && [ "$ndup" = 7 ] && ok || fail "same name in parallel: $nok added, $ndup refused"
+no_temp_files "$D2" # the 7 refused adds leave no temporary file either
 "$C" tls list --json --data "$D2" > "$T/par.json" 2>> "$LOG"
 jq_ok "parallel: 21 listed" "$T/par.json" 'len(d) == 21'
 

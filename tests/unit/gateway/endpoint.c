@@ -173,9 +173,13 @@ test_gateway_endpoint__host_and_port(void **state)
         assert_int_equal(check(CERTO_EP_NGINX, PW, &linux_host, msg, e), CERTO_OK);
     }
     for (size_t i = 0; i < CERTO_ARRAY_LEN(bad_hosts); i++) {
+        char want[300];
         snprintf(kv, sizeof(kv), "host=%s", bad_hosts[i]);
         const char *e[] = {"name=n", "connection_type=ssh", "user=u", kv, NULL};
         assert_int_equal(check(CERTO_EP_NGINX, PW, &linux_host, msg, e), CERTO_EINVAL);
+        snprintf(want, sizeof(want), "--host '%s' is not a host name or an IP address",
+                 bad_hosts[i]);
+        assert_string_equal(msg, want);
     }
     for (size_t i = 0; i < CERTO_ARRAY_LEN(bad_ports); i++) {
         snprintf(kv, sizeof(kv), "port=%s", bad_ports[i]);

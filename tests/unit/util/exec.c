@@ -281,21 +281,76 @@ test_util_exec__timeout_kills_group(void **state)
     assert_no_children();
 }
 
+/* The grandchild of test_util_exec__grandchild_holds_pipe: its pid, written by the shell to
+ * 'pidfile' and echoed to stdout ('pid' once read). The test kills it by that pid; the
+ * teardown does when the test stopped before (a failed assertion). */
+struct grandchild {
+    char *dir;
+    char pidfile[512];
+    long pid;
+};
+
+static int
+grandchild_setup(void **state)
+{
+    struct grandchild *g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        return -1;
+    g->dir = t_mkdtemp();
+    snprintf(g->pidfile, sizeof(g->pidfile), "%s/grandchild.pid", g->dir);
+    *state = g;
+    return 0;
+}
+
+/* Kills the grandchild: the pid in 'pidfile' (the file is removed) and 'pid', once each.
+ * Returns the pid of the file, 0 if there was none. */
+static long
+kill_grandchild(struct grandchild *g)
+{
+    FILE *f = fopen(g->pidfile, "r");
+    long pid = 0;
+    if (f != NULL) {
+        if (fscanf(f, "%ld", &pid) != 1)
+            pid = 0;
+        fclose(f);
+        unlink(g->pidfile);
+    }
+    if (pid > 1)
+        (void)kill((pid_t)pid, SIGKILL);
+    if (g->pid > 1 && g->pid != pid)
+        (void)kill((pid_t)g->pid, SIGKILL);
+    g->pid = 0;
+    return pid;
+}
+
+static int
+grandchild_teardown(void **state)
+{
+    struct grandchild *g = *state;
+    kill_grandchild(g);
+    t_rmdir(g->dir);
+    free(g);
+    return 0;
+}
+
 /* A grandchild that keeps stdout open must not hold us once the child exited. */
 static void
 test_util_exec__grandchild_holds_pipe(void **state)
 {
-    static const char *const argv[] = {"/bin/sh", "-c", "sleep 5 & echo $!", NULL};
+    struct grandchild *g = *state;
+    const char *const argv[] = {
+        "/bin/sh", "-c", "sleep 5 & echo $! > \"$1\"; echo $!", "sh", g->pidfile, NULL,
+    };
     struct certo_exec_opts o = {.argv = argv};
     struct certo_exec_result r;
-    (void)state;
     int64_t t0 = now_ms();
     assert_int_equal(certo_exec_run(&o, &r), CERTO_OK);
+    long gc = strtol(out_str(&r), NULL, 10);
+    g->pid = gc;
     assert_true(now_ms() - t0 < 2000);
     assert_int_equal(r.exit_code, 0);
-    long gc = strtol(out_str(&r), NULL, 10);
     assert_true(gc > 1);
-    kill((pid_t)gc, SIGKILL);
+    assert_int_equal(kill_grandchild(g), gc);
     certo_exec_result_dispose(&r);
     assert_no_children();
 }
@@ -493,7 +548,8 @@ main(void)
         cmocka_unit_test(test_util_exec__timeout),
         cmocka_unit_test(test_util_exec__timeout_sigkill),
         cmocka_unit_test(test_util_exec__timeout_kills_group),
-        cmocka_unit_test(test_util_exec__grandchild_holds_pipe),
+        cmocka_unit_test_setup_teardown(test_util_exec__grandchild_holds_pipe, grandchild_setup,
+                                        grandchild_teardown),
         cmocka_unit_test(test_util_exec__output_ceiling),
         cmocka_unit_test(test_util_exec__both_streams_large),
         cmocka_unit_test(test_util_exec__no_fd_leak),

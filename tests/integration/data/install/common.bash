@@ -10,10 +10,18 @@ LOG=$T/all.log # every certo command's output, kept when something fails
 : > "$LOG"
 UUID='[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}'
 
-# Mount points made by a test are unmounted before $T is removed.
+# Mount points made by a test are unmounted before $T is removed; processes it started
+# ("PID MARK": MARK a string of their command line) are killed by pid if still running.
 MOUNTS=()
+STARTED=()
+# still_running PID MARK: PID is alive and its command line contains MARK (not a zombie, not a
+# reused pid).
+still_running() { [ -n "$1" ] && tr '\0' ' ' < "/proc/$1/cmdline" 2> /dev/null | grep -qF -- "$2"; }
 cleanup() {
-  local m
+  local m p
+  for p in "${STARTED[@]}"; do
+    if still_running "${p%% *}" "${p#* }"; then kill "${p%% *}" 2> /dev/null || true; fi
+  done
   for m in "${MOUNTS[@]}"; do umount -l "$m" 2> /dev/null || true; done
   chmod -R u+w "$T" 2> /dev/null
   rm -rf "$T"
