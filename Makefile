@@ -68,6 +68,7 @@ bench: build
 	scripts/install-deps bench
 	bench/keystore/run.sh $(BUILD)/bin/certo
 	bench/install/run.sh $(BUILD)/bin/certo
+	bench/discover/run.sh $(BUILD)/bin/certo
 
 fixtures:
 	scripts/gen-fixtures.sh

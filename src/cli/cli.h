@@ -142,5 +142,6 @@ extern const struct cli_cmd cli_keystore_cmds[];
 extern const struct cli_cmd cli_tls_cmds[];
 extern const struct cli_cmd cli_store_cmds[];
 extern const struct cli_cmd cli_server_cmds[], cli_server_cert_cmds[];
+extern const struct cli_cmd cli_discover_cmds[];
 
 #endif

@@ -24,6 +24,7 @@ static const struct group groups[] = {
      "the gateway's endpoints: add, list, show, update, remove, install, restart, "
      "rollback, history, check",
      cli_tls_cmds},
+    {"discover", "network scans of TLS services: scan, list, show, remove", cli_discover_cmds},
     {"store", "credential stores for endpoint credentials: add, list, remove", cli_store_cmds},
     {"server", "the orchestrator server (HTTPS REST API at /vco/api)", cli_server_cmds},
     {"server-cert", "the server's identity certificate: show", cli_server_cert_cmds},

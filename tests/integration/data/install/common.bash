@@ -16,7 +16,7 @@ MOUNTS=()
 STARTED=()
 # still_running PID MARK: PID is alive and its command line contains MARK (not a zombie, not a
 # reused pid).
-still_running() { [ -n "$1" ] && tr '\0' ' ' < "/proc/$1/cmdline" 2> /dev/null | grep -qF -- "$2"; }
+still_running() { [ -n "$1" ] && tr '\0' ' ' 2> /dev/null < "/proc/$1/cmdline" | grep -qF -- "$2"; }
 cleanup() {
   local m p
   for p in "${STARTED[@]}"; do
