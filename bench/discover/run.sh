@@ -84,7 +84,7 @@ grep -c 'ssl-cert: Subject' "$B/nmap.txt" | sed 's/^/nmap read certificates on p
 
 # certo's client CPU per port: user + system time of 10 whole runs at the first concurrency.
 c1=${CONC%% *}
-/usr/bin/time -f '%U %S' -o "$B/cpu" bash -c "for i in \$(seq 10); do $CERTO discover scan --targets 127.0.0.1 --ports 20000-20199 --trust $CA --csv --quiet --concurrency $c1 --data $G > /dev/null; done"
+/usr/bin/time -f '%U %S' -o "$B/cpu" bash -c "for i in \$(seq 10); do $CERTO discover scan --targets 127.0.0.1 --ports 20000-20199 --trust $CA --csv --quiet --concurrency $c1 --data $G > /dev/null 2>&1; done"
 read -r cpu_u cpu_s < "$B/cpu"
 
 python3 - "$B/fast.json" "$B/sclient.json" "$cpu_u" "$cpu_s" "${names[@]}" <<'PY'
