@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `certo tls add|list|show|update|remove` (cli layer): the gateway's endpoint registry,
- * seed 004 "Add an endpoint". The options of `tls add TYPE` come from the endpoint field
- * table, so each type offers exactly the seed's options, in both spellings
- * (--connection_type, --connection-type). Secrets are taken from the command line (with a
- * warning), a file, an environment variable or a prompt, and never printed.
+ * seed 004 "Add an endpoint"; install, rollback, restart, history, check; and the nodes
+ * of an endpoint (`tls discover`, `tls nodes`, seed 004 "Managing nodes"). The options of
+ * `tls add TYPE` come from the endpoint field table, so each type offers exactly the seed's
+ * options, in both spellings (--connection_type, --connection-type). Secrets are taken from
+ * the command line (with a warning), a file, an environment variable or a prompt, and never
+ * printed.
  */
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "certo/install.h"
+#include "certo/nodes.h"
 #include "certo/registry.h"
 #include "cli/cli.h"
 
@@ -964,6 +967,11 @@ history_json(struct certo_buf *b, const struct certo_history *h, size_t n)
             if (rc == CERTO_OK)
                 rc = cli_json_str(b, vals[k]);
         }
+        /* The identifier `tls nodes` shows in its SSL column. */
+        char id[CERTO_SSL_ID_LEN + 1];
+        certo_nodes_ssl_id(id, h[i].fp_after);
+        if (rc == CERTO_OK && id[0] != '\0')
+            rc = certo_buf_printf(b, ", \"ssl_id\": \"%s\"", id);
         if (rc == CERTO_OK)
             rc = certo_buf_append_str(b, "}");
     }
@@ -1005,7 +1013,7 @@ run_history(const struct cli_cmd *cmd, struct cli_args *a)
     if (n == 0)
         printf("No installs on endpoint '%s' yet.\n", ep.val[CERTO_F_NAME]);
     for (size_t i = 0; i < n; i++) {
-        char when[32];
+        char when[32], id[CERTO_SSL_ID_LEN + 1];
         iso_time(when, sizeof(when), h[i].started_at);
         printf("#%-5lld %s  %-8s  %-11s  %s\n", (long long)h[i].id, when, h[i].kind, h[i].outcome,
                h[i].alias != NULL ? h[i].alias : "");
@@ -1013,6 +1021,9 @@ run_history(const struct cli_cmd *cmd, struct cli_args *a)
             printf("    before  %s\n", h[i].fp_before);
         if (h[i].fp_after != NULL)
             printf("    after   %s\n", h[i].fp_after);
+        certo_nodes_ssl_id(id, h[i].fp_after);
+        if (id[0] != '\0')
+            printf("    ssl id  %s\n", id);
         if (h[i].message != NULL)
             printf("    %s\n", h[i].message);
         print_indented("changes:", h[i].changes);
@@ -1053,6 +1064,269 @@ run_check(const struct cli_cmd *cmd, struct cli_args *a)
     return code;
 }
 
+/* ---- nodes: discover, nodes ---- */
+
+static const struct cli_opt nodes_opts[] = {
+    {"json", 0, CLI_FLAG, NULL, "print the nodes as JSON"},
+    {"wide", 0, CLI_FLAG, NULL,
+     "add the columns Subject, Issuer, Expires, Fingerprint and Problems"},
+    CLI_DATA_OPT,
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cli_opt discover_opts[] = {
+    {"json", 0, CLI_FLAG, NULL, "print the nodes as JSON"},
+    {"wide", 0, CLI_FLAG, NULL,
+     "add the columns Subject, Issuer, Expires, Fingerprint and Problems"},
+    {"timeout", 0, CLI_VALUE, "MS",
+     "milliseconds to connect and complete a handshake, per listener (default 3000)"},
+    CLI_DATA_OPT,
+    {NULL, 0, 0, NULL, NULL},
+};
+
+#define NODE_COLS 11 /* the seed's six, then the five of --wide */
+
+static const char *const node_heads[NODE_COLS] = {
+    "Name",    "Alias",  "Protocol", "IP Address",  "Port",     "SSL",
+    "Subject", "Issuer", "Expires",  "Fingerprint", "Problems",
+};
+
+/* The cells of one node's row (strings owned by 'cells'). */
+static void
+node_cells(char *cells[NODE_COLS], const struct certo_node *n)
+{
+    char day[16] = "-";
+
+    if (n->not_after != 0) {
+        time_t t = (time_t)n->not_after;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+    }
+    cells[0] = certo_strdup(n->name);
+    cells[1] = certo_strdup(n->alias != NULL ? n->alias : "-");
+    cells[2] = certo_strdup(n->protocol != NULL ? n->protocol : "-");
+    cells[3] = certo_strdup(n->address != NULL ? n->address : "-");
+    cells[4] = n->port > 0 ? certo_asprintf("%d", n->port) : certo_strdup("-");
+    cells[5] = certo_strdup(n->ssl != NULL ? n->ssl : "-");
+    cells[6] = certo_strdup(n->subject != NULL ? n->subject : "-");
+    cells[7] = certo_strdup(n->issuer != NULL ? n->issuer : "-");
+    cells[8] = certo_strdup(day);
+    cells[9] = certo_strdup(n->fingerprint != NULL ? n->fingerprint : "-");
+    cells[10] = certo_strdup(n->problems != NULL ? n->problems : "-");
+}
+
+/* The heading's state: "serving", "unreachable (why)", "serving, drift: serves X, ...". */
+static char *
+node_state_text(const struct certo_node *n)
+{
+    char have[CERTO_SSL_ID_LEN + 1], want[CERTO_SSL_ID_LEN + 1];
+
+    if (n->reason != NULL)
+        return certo_asprintf("%s (%s)", certo_node_state_name(n->state), n->reason);
+    if (n->drift) {
+        certo_nodes_ssl_id(have, n->fingerprint);
+        certo_nodes_ssl_id(want, n->installed);
+        return certo_asprintf("%s, drift: %s %s, Certo installed %s",
+                              certo_node_state_name(n->state),
+                              n->state == CERTO_NODE_STORED ? "holds" : "serves", have, want);
+    }
+    return certo_strdup(certo_node_state_name(n->state));
+}
+
+static void
+print_row(const char *const *cells, const size_t *width, size_t n_cols)
+{
+    printf(" ");
+    for (size_t c = 0; c < n_cols; c++) {
+        if (c + 1 < n_cols)
+            printf(" %-*s ", (int)width[c], cells[c]);
+        else
+            printf(" %s", cells[c]);
+    }
+    printf("\n");
+}
+
+/* Per node: a heading "NAME - VENDOR - STATE", then the columns, aligned across nodes. */
+static void
+print_nodes_text(const struct certo_endpoint *ep, const struct certo_nodes *set, bool wide)
+{
+    size_t n_cols = wide ? NODE_COLS : 6, width[NODE_COLS];
+    char *(*cells)[NODE_COLS] = certo_calloc(set->n + 1, sizeof(*cells));
+    char when[32];
+
+    for (size_t c = 0; c < NODE_COLS; c++)
+        width[c] = strlen(node_heads[c]);
+    for (size_t i = 0; i < set->n; i++) {
+        node_cells(cells[i], &set->v[i]);
+        for (size_t c = 0; c < NODE_COLS; c++) {
+            size_t w = strlen(cells[i][c]);
+            width[c] = w > width[c] ? w : width[c];
+        }
+    }
+    iso_time(when, sizeof(when), set->discovered_at);
+    printf("Endpoint '%s' (%s): %zu node%s, discovered %s\n", ep->val[CERTO_F_NAME],
+           certo_ep_type_name(ep->type), set->n, set->n == 1 ? "" : "s", when);
+    for (size_t i = 0; i < set->n; i++) {
+        char *state = node_state_text(&set->v[i]);
+        printf("\n%s - %s - %s\n", set->v[i].name, set->v[i].vendor, state);
+        print_row(node_heads, width, n_cols);
+        print_row((const char *const *)cells[i], width, n_cols);
+        certo_free(state);
+    }
+    for (size_t i = 0; i < set->n; i++) {
+        for (size_t c = 0; c < NODE_COLS; c++)
+            certo_free(cells[i][c]);
+    }
+    certo_free(cells);
+}
+
+/* Appends ', "key": "value"' or ', "key": null'. */
+static certo_rc
+json_field(struct certo_buf *b, const char *key, const char *v)
+{
+    certo_rc rc = certo_buf_printf(b, ", \"%s\": ", key);
+    if (rc == CERTO_OK)
+        rc = v != NULL ? cli_json_str(b, v) : certo_buf_append_str(b, "null");
+    return rc;
+}
+
+static certo_rc
+node_json(struct certo_buf *b, const struct certo_node *n)
+{
+    char when[32];
+    certo_rc rc = certo_buf_printf(b, "{\"seq\": %d", n->seq);
+    const char *const keys[] = {"name", "alias", "vendor", "protocol", "address"};
+    const char *const vals[] = {n->name, n->alias, n->vendor, n->protocol, n->address};
+
+    for (size_t k = 0; rc == CERTO_OK && k < CERTO_ARRAY_LEN(keys); k++)
+        rc = json_field(b, keys[k], vals[k]);
+    if (rc == CERTO_OK)
+        rc = n->port > 0 ? certo_buf_printf(b, ", \"port\": %d", n->port)
+                         : certo_buf_append_str(b, ", \"port\": null");
+    if (rc == CERTO_OK)
+        rc = json_field(b, "sni", n->sni);
+    if (rc == CERTO_OK)
+        rc = json_field(b, "source", n->source);
+    if (rc == CERTO_OK)
+        rc = json_field(b, "state", certo_node_state_name(n->state));
+    if (rc == CERTO_OK)
+        rc = json_field(b, "reason", n->reason);
+    if (rc == CERTO_OK)
+        rc = json_field(b, "ssl", n->ssl);
+    if (rc == CERTO_OK)
+        rc = json_field(b, "subject", n->subject);
+    if (rc == CERTO_OK)
+        rc = json_field(b, "issuer", n->issuer);
+    iso_time(when, sizeof(when), n->not_after);
+    if (rc == CERTO_OK)
+        rc = json_field(b, "expires", n->not_after != 0 ? when : NULL);
+    if (rc == CERTO_OK)
+        rc = json_field(b, "fingerprint", n->fingerprint);
+    if (rc == CERTO_OK)
+        rc = certo_buf_append_str(b, ", \"problems\": [");
+    for (const char *p = n->problems; rc == CERTO_OK && p != NULL && *p != '\0';) {
+        const char *end = strstr(p, "; ");
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        char *one = certo_strndup(p, len);
+        if (p != n->problems)
+            rc = certo_buf_append_str(b, ", ");
+        if (rc == CERTO_OK)
+            rc = cli_json_str(b, one);
+        certo_free(one);
+        p = end != NULL ? end + 2 : NULL;
+    }
+    if (rc == CERTO_OK)
+        rc = certo_buf_printf(b, "], \"drift\": %s", n->drift ? "true" : "false");
+    if (rc == CERTO_OK)
+        rc = json_field(b, "installed", n->installed);
+    iso_time(when, sizeof(when), n->discovered_at);
+    if (rc == CERTO_OK)
+        rc = certo_buf_printf(b, ", \"discovered_at\": \"%s\"}", when);
+    return rc;
+}
+
+static int
+print_nodes_json(const struct cli_cmd *cmd, const struct certo_endpoint *ep,
+                 const struct certo_nodes *set)
+{
+    struct certo_buf b;
+    char when[32];
+    certo_rc rc;
+
+    certo_buf_init(&b, 64u * 1024 * 1024);
+    iso_time(when, sizeof(when), set->discovered_at);
+    rc = certo_buf_append_str(&b, "{\"endpoint\": ");
+    if (rc == CERTO_OK)
+        rc = cli_json_str(&b, ep->val[CERTO_F_NAME]);
+    if (rc == CERTO_OK)
+        rc = certo_buf_printf(&b, ", \"id\": \"%s\", \"type\": \"%s\"", ep->id,
+                              certo_ep_type_name(ep->type));
+    if (rc == CERTO_OK)
+        rc = json_field(&b, "discovered_at", set->discovered_at != 0 ? when : NULL);
+    if (rc == CERTO_OK)
+        rc = certo_buf_append_str(&b, ", \"nodes\": [");
+    for (size_t i = 0; rc == CERTO_OK && i < set->n; i++) {
+        if (i > 0)
+            rc = certo_buf_append_str(&b, ",\n  ");
+        if (rc == CERTO_OK)
+            rc = node_json(&b, &set->v[i]);
+    }
+    if (rc == CERTO_OK)
+        rc = certo_buf_append_str(&b, "]}");
+    if (rc == CERTO_OK)
+        printf("%s\n", (const char *)b.data);
+    certo_buf_dispose(&b);
+    if (rc != CERTO_OK)
+        return cli_usage_error(cmd, "output too large");
+    return 0;
+}
+
+/*
+ * `tls discover` probes and stores, `tls nodes` shows what was stored. An endpoint never
+ * discovered is not an error for `tls nodes` (exit 0): it says so and how to discover it.
+ */
+static int
+run_nodes(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_registry *reg = NULL;
+    struct certo_endpoint ep = {0};
+    struct certo_nodes set = {0};
+    struct certo_nodes_opts o = {0};
+    struct certo_err err = {0};
+    bool discover = strcmp(cmd->name, "tls discover") == 0;
+    certo_rc rc = CERTO_OK;
+    int code = 0;
+
+    if (discover)
+        rc = cli_int(&o.timeout_ms, a, "timeout", 3000, 100, 60000, &err);
+    if (rc == CERTO_OK)
+        rc = cli_open_registry(&reg, a, &err);
+    if (rc == CERTO_OK)
+        rc = certo_registry_get(reg, a->pos[0], &ep, &err);
+    if (rc == CERTO_OK)
+        rc = discover ? certo_nodes_discover(&set, reg, &ep, &o, &err)
+                      : certo_nodes_load(&set, reg, &ep, &err);
+    if (discover)
+        note_recovery(cmd, &ep, set.recovery);
+    if (rc != CERTO_OK) {
+        code = cli_fail(cmd, rc, &err);
+        goto out;
+    }
+    if (cli_has(a, "json"))
+        code = print_nodes_json(cmd, &ep, &set);
+    else if (set.discovered_at == 0)
+        printf("Endpoint '%s' has not been discovered yet: run 'certo tls discover %s'.\n",
+               ep.val[CERTO_F_NAME], ep.val[CERTO_F_NAME]);
+    else
+        print_nodes_text(&ep, &set, cli_has(a, "wide"));
+out:
+    certo_nodes_dispose(&set);
+    certo_endpoint_dispose(&ep);
+    certo_registry_close(reg);
+    return code;
+}
+
 const struct cli_cmd cli_tls_cmds[] = {
     {"tls add", "TYPE --name NAME --connection_type TYPE [options]",
      "add an endpoint (iis, apache, tomcat, f5, nginx, p12, jks, pem) and print its instance ID",
@@ -1080,5 +1354,13 @@ const struct cli_cmd cli_tls_cmds[] = {
     {"tls check", "[options] NAME|ID",
      "preflight: can the gateway read and write what an install needs, are the scripts there",
      cli_data_opts, 1, 1, run_check, NULL},
+    {"tls discover", "[options] NAME|ID",
+     "find the nodes of an endpoint (server blocks, vhosts, connectors, keystore entries), "
+     "connect to each and store what it really serves",
+     discover_opts, 1, 1, run_nodes, NULL},
+    {"tls nodes", "[options] NAME|ID",
+     "show the nodes found by the last 'tls discover': name, alias, protocol, address, port, "
+     "SSL (Certo's ID or External), state and drift",
+     nodes_opts, 1, 1, run_nodes, NULL},
     {NULL, NULL, NULL, NULL, 0, 0, NULL, NULL},
 };

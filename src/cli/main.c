@@ -22,7 +22,7 @@ static const struct group groups[] = {
     {"keystore", "PEM, PKCS#12 and JKS keystores: list, put, remove, export", cli_keystore_cmds},
     {"tls",
      "the gateway's endpoints: add, list, show, update, remove, install, restart, "
-     "rollback, history, check",
+     "rollback, history, check, discover, nodes",
      cli_tls_cmds},
     {"discover", "network scans of TLS services: scan, list, show, remove", cli_discover_cmds},
     {"store", "credential stores for endpoint credentials: add, list, remove", cli_store_cmds},

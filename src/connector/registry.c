@@ -2,14 +2,17 @@
 /*
  * The connector registry (connector layer): every built-in connector in one static array
  * (curl available_backends[]), plus what all connectors share: endpoint options, the plan
- * an install writes, and running an endpoint's custom script the seed's way (argv, clean
- * environment, deadline, output kept for the history).
+ * an install writes, running an endpoint's custom script the seed's way (argv, clean
+ * environment, deadline, output kept for the history), and the node list of the nodes() op.
  */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "certo/cert.h"
 #include "certo/mem.h"
 #include "connector/connector.h"
 
@@ -260,4 +263,101 @@ certo_check_finding(struct certo_check *c, certo_rc rc, const char *fmt, ...)
     }
     certo_buf_append_fit(c->report, line, strlen(line));
     certo_buf_append_fit(c->report, "\n", 1);
+}
+
+/* ---- nodes ---- */
+
+certo_rc
+certo_connector_nodes(const struct certo_connector_ops *ops, void *ctx, struct certo_transport *t,
+                      struct certo_node_list *out, struct certo_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (ops->nodes == NULL)
+        return certo_err_set(err, CERTO_EUNSUPPORTED, "conn.nodes",
+                             "%s endpoints cannot list their nodes yet", ops->name);
+    return ops->nodes(ctx, t, out, err);
+}
+
+struct certo_conf_node *
+certo_node_list_add(struct certo_node_list *l)
+{
+    struct certo_conf_node *n;
+
+    l->v = certo_reallocarray(l->v, l->n + 1, sizeof(*l->v));
+    n = &l->v[l->n++];
+    memset(n, 0, sizeof(*n));
+    return n;
+}
+
+void
+certo_conf_node_add_file(struct certo_conf_node *n, const char *path)
+{
+    if (path == NULL)
+        return;
+    for (size_t i = 0; i < n->n_cert_files; i++) {
+        if (strcmp(n->cert_files[i], path) == 0)
+            return;
+    }
+    n->cert_files = certo_reallocarray(n->cert_files, n->n_cert_files + 1, sizeof(*n->cert_files));
+    n->cert_files[n->n_cert_files++] = certo_strdup(path);
+}
+
+void
+certo_node_list_dispose(struct certo_node_list *l)
+{
+    if (l == NULL)
+        return;
+    for (size_t i = 0; i < l->n; i++) {
+        struct certo_conf_node *n = &l->v[i];
+        certo_free(n->name);
+        certo_free(n->alias);
+        certo_free(n->address);
+        certo_free(n->connect);
+        certo_free(n->sni);
+        certo_free(n->source);
+        certo_free(n->skip);
+        certo_certs_free(n->chain);
+        for (size_t k = 0; k < n->n_cert_files; k++)
+            certo_free(n->cert_files[k]);
+        certo_free(n->cert_files);
+    }
+    certo_free(l->v);
+    memset(l, 0, sizeof(*l));
+}
+
+/* A host name as RFC 6066 3 allows it in SNI: letters, digits, '-' and '.', no IP literal. */
+static bool
+host_name_ok(const char *s)
+{
+    unsigned char addr[16];
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 253 || s[0] == '.' || s[0] == '-' || s[n - 1] == '.' ||
+        strstr(s, "..") != NULL)
+        return false;
+    for (const char *p = s; *p != '\0'; p++) {
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
+            return false;
+    }
+    return inet_pton(AF_INET, s, addr) != 1;
+}
+
+char *
+certo_node_sni(const char *name)
+{
+    char *sni = NULL;
+
+    if (name == NULL)
+        return NULL;
+    if (strncmp(name, "*.", 2) == 0)
+        sni = certo_asprintf("certo-discover%s", name + 1);
+    else if (name[0] == '.')
+        sni = certo_strdup(name + 1); /* nginx: ".example.com" is also "example.com" */
+    else
+        sni = certo_strdup(name);
+    for (char *p = sni; *p != '\0'; p++)
+        *p = (char)tolower((unsigned char)*p);
+    if (!host_name_ok(sni))
+        CERTO_FREE(sni);
+    return sni;
 }

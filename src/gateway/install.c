@@ -38,21 +38,6 @@
 #define TEXT_MAX     (256u * 1024)       /* history texts */
 #define BACKUPS_KEPT 10
 
-struct session {
-    struct certo_registry *reg;
-    const struct certo_endpoint *ep;
-    const struct certo_connector_ops *ops;
-    void *ctx;
-    bool configured;
-    struct certo_kv kv[CERTO_F__COUNT];
-    struct certo_connector_cfg cfg;
-    struct certo_secret *store_pw;
-    struct certo_transport *t;
-    int lock_fd;
-    char *jdir; /* DATA/journal/<id> */
-    char *bdir; /* DATA/backups/<id> */
-};
-
 struct file_op {
     char *path;
     char *stage; /* the staged copy beside 'path'; NULL for a removal */
@@ -63,7 +48,7 @@ struct file_op {
 };
 
 struct txn {
-    struct session *s;
+    struct certo_session *s;
     int64_t hist;
     struct file_op *ops;
     size_t n;
@@ -182,7 +167,7 @@ bind_opt(struct certo_stmt *st, int idx, const char *v)
  * has it.
  */
 static certo_rc
-hist_insert(struct session *s, const char *kind, const char *alias, const char *fp_before,
+hist_insert(struct certo_session *s, const char *kind, const char *alias, const char *fp_before,
             const struct certo_op_result *r, int64_t undoes, int64_t *id, struct certo_err *err)
 {
     struct certo_db *db = certo_registry__db(s->reg);
@@ -215,7 +200,7 @@ hist_insert(struct session *s, const char *kind, const char *alias, const char *
 }
 
 static void
-hist_finish(struct session *s, int64_t id, const char *outcome, const char *step,
+hist_finish(struct certo_session *s, int64_t id, const char *outcome, const char *step,
             const char *message, const struct certo_op_result *r)
 {
     struct certo_db *db = certo_registry__db(s->reg);
@@ -249,8 +234,8 @@ hist_finish(struct session *s, int64_t id, const char *outcome, const char *step
 
 /* ---- the session: connector, transport, lock ---- */
 
-static void
-session_close(struct session *s)
+void
+certo_install__close(struct certo_session *s)
 {
     if (s->configured && s->ops->cleanup != NULL)
         s->ops->cleanup(s->ctx);
@@ -266,7 +251,7 @@ session_close(struct session *s)
 }
 
 static certo_rc
-take_lock(struct session *s, struct certo_err *err)
+take_lock(struct certo_session *s, struct certo_err *err)
 {
     const char *data = certo_registry_dir(s->reg);
     char *dir = certo_asprintf("%s/locks", data);
@@ -290,9 +275,9 @@ take_lock(struct session *s, struct certo_err *err)
     return rc;
 }
 
-static certo_rc
-session_open(struct session *s, struct certo_registry *reg, const struct certo_endpoint *ep,
-             int script_timeout_ms, struct certo_err *err)
+certo_rc
+certo_install__open(struct certo_session *s, struct certo_registry *reg,
+                    const struct certo_endpoint *ep, int script_timeout_ms, struct certo_err *err)
 {
     const char *data = certo_registry_dir(reg);
     certo_rc rc;
@@ -373,7 +358,7 @@ stage_path(const char *path, int64_t hist)
 }
 
 static certo_rc
-set_state(struct session *s, const char *state, struct certo_err *err)
+set_state(struct certo_session *s, const char *state, struct certo_err *err)
 {
     return jwrite(s->jdir, "state", state, strlen(state), err);
 }
@@ -382,7 +367,7 @@ set_state(struct session *s, const char *state, struct certo_err *err)
 static certo_rc
 journal_begin(struct txn *x, const char *kind, struct certo_err *err)
 {
-    struct session *s = x->s;
+    struct certo_session *s = x->s;
     struct certo_buf man, backup, meta;
     certo_rc rc;
 
@@ -424,7 +409,7 @@ journal_begin(struct txn *x, const char *kind, struct certo_err *err)
 
 /* Puts every file back as the journal recorded it and removes staged copies. */
 static certo_rc
-restore(struct session *s, struct txn *x, bool swapped, struct certo_err *err)
+restore(struct certo_session *s, struct txn *x, bool swapped, struct certo_err *err)
 {
     certo_rc rc = CERTO_OK;
 
@@ -457,7 +442,7 @@ restore(struct session *s, struct txn *x, bool swapped, struct certo_err *err)
 static certo_rc
 stage_files(struct txn *x, struct certo_err *err)
 {
-    struct session *s = x->s;
+    struct certo_session *s = x->s;
     certo_rc rc = CERTO_OK;
 
     for (size_t i = 0; rc == CERTO_OK && i < x->n; i++) {
@@ -476,7 +461,7 @@ stage_files(struct txn *x, struct certo_err *err)
 static certo_rc
 swap_files(struct txn *x, struct certo_err *err)
 {
-    struct session *s = x->s;
+    struct certo_session *s = x->s;
     certo_rc rc = set_state(s, "swapping", err);
 
     for (size_t i = 0; rc == CERTO_OK && i < x->n; i++) {
@@ -504,7 +489,7 @@ cmp_desc(const void *a, const void *b)
 
 /* Keeps the newest BACKUPS_KEPT committed journals of the endpoint. */
 static void
-prune_backups(struct session *s)
+prune_backups(struct certo_session *s)
 {
     long long ids[1024];
     size_t n = 0;
@@ -531,7 +516,7 @@ prune_backups(struct session *s)
 static certo_rc
 commit(struct txn *x, struct certo_err *err)
 {
-    struct session *s = x->s;
+    struct certo_session *s = x->s;
     char *dst = certo_asprintf("%s/%lld", s->bdir, (long long)x->hist);
     certo_rc rc = set_state(s, "committed", err);
 
@@ -591,9 +576,35 @@ out:
     return rc;
 }
 
-/* Must hold the lock. */
-static certo_rc
-recover_locked(struct session *s, enum certo_recovery *out, struct certo_err *err)
+certo_rc
+certo_install__written(char ***paths, size_t *n, struct certo_registry *reg,
+                       const struct certo_endpoint *ep, int64_t hist, struct certo_err *err)
+{
+    char *dir =
+        certo_asprintf("%s/backups/%s/%lld", certo_registry_dir(reg), ep->id, (long long)hist);
+    struct txn x = {0};
+    int64_t h = 0;
+    certo_rc rc = CERTO_OK;
+
+    *paths = NULL;
+    *n = 0;
+    if (!certo_file_exists(dir))
+        goto out; /* pruned, or the install was rolled back */
+    rc = load_manifest(dir, &x, &h, err);
+    if (rc != CERTO_OK)
+        goto out;
+    *paths = certo_calloc(x.n + 1, sizeof(**paths));
+    for (size_t i = 0; i < x.n; i++)
+        (*paths)[i] = certo_strdup(x.ops[i].path);
+    *n = x.n;
+out:
+    txn_dispose(&x);
+    certo_free(dir);
+    return rc;
+}
+
+certo_rc
+certo_install__recover(struct certo_session *s, enum certo_recovery *out, struct certo_err *err)
 {
     struct txn x = {0};
     struct certo_buf state;
@@ -659,7 +670,7 @@ static certo_rc
 run_txn(struct txn *x, const char *kind, struct certo_plan *plan, bool verify_bytes,
         struct certo_op_result *r, struct certo_err *err)
 {
-    struct session *s = x->s;
+    struct certo_session *s = x->s;
     bool swapped = false;
     const char *step = "journal";
     certo_rc rc;
@@ -779,7 +790,7 @@ certo_install(struct certo_registry *reg, const struct certo_endpoint *ep,
               const struct certo_bundle *b, const struct certo_install_opts *o,
               struct certo_op_result *r, struct certo_err *err)
 {
-    struct session s;
+    struct certo_session s;
     struct certo_plan plan;
     struct certo_install_req req = {b, o->alias};
     struct txn x = {0};
@@ -787,9 +798,9 @@ certo_install(struct certo_registry *reg, const struct certo_endpoint *ep,
 
     result_init(r);
     memset(&plan, 0, sizeof(plan));
-    rc = session_open(&s, reg, ep, o->script_timeout_ms, err);
+    rc = certo_install__open(&s, reg, ep, o->script_timeout_ms, err);
     if (rc == CERTO_OK)
-        rc = recover_locked(&s, &r->recovery, err);
+        rc = certo_install__recover(&s, &r->recovery, err);
     if (rc == CERTO_OK)
         rc = s.ops->plan(s.ctx, s.t, &req, &plan, err);
     if (rc != CERTO_OK) {
@@ -824,14 +835,14 @@ certo_install(struct certo_registry *reg, const struct certo_endpoint *ep,
 out:
     txn_dispose(&x);
     certo_plan_dispose(&plan);
-    session_close(&s);
+    certo_install__close(&s);
     return rc;
 }
 
 /* The newest install that succeeded and was not undone yet, whose backup exists: rolling
  * back twice goes back two installs, not back and forth. */
 static certo_rc
-find_undo_target(struct session *s, int64_t *id, char **alias, char *fp, size_t fp_cap,
+find_undo_target(struct certo_session *s, int64_t *id, char **alias, char *fp, size_t fp_cap,
                  struct certo_err *err)
 {
     struct certo_db *db = certo_registry__db(s->reg);
@@ -874,7 +885,7 @@ certo_install_rollback(struct certo_registry *reg, const struct certo_endpoint *
                        const struct certo_install_opts *o, struct certo_op_result *r,
                        struct certo_err *err)
 {
-    struct session s;
+    struct certo_session s;
     struct certo_plan plan;
     struct txn old = {0}, x = {0};
     char *dir = NULL;
@@ -883,9 +894,9 @@ certo_install_rollback(struct certo_registry *reg, const struct certo_endpoint *
 
     result_init(r);
     memset(&plan, 0, sizeof(plan));
-    rc = session_open(&s, reg, ep, o->script_timeout_ms, err);
+    rc = certo_install__open(&s, reg, ep, o->script_timeout_ms, err);
     if (rc == CERTO_OK)
-        rc = recover_locked(&s, &r->recovery, err);
+        rc = certo_install__recover(&s, &r->recovery, err);
     if (rc == CERTO_OK)
         rc = find_undo_target(&s, &target, &plan.alias, r->fp_after, sizeof(r->fp_after), err);
     if (rc != CERTO_OK)
@@ -941,7 +952,7 @@ out:
     txn_dispose(&old);
     txn_dispose(&x);
     certo_plan_dispose(&plan);
-    session_close(&s);
+    certo_install__close(&s);
     return rc;
 }
 
@@ -950,14 +961,14 @@ certo_install_restart(struct certo_registry *reg, const struct certo_endpoint *e
                       const struct certo_install_opts *o, struct certo_op_result *r,
                       struct certo_err *err)
 {
-    struct session s;
+    struct certo_session s;
     int64_t hist = 0;
     certo_rc rc;
 
     result_init(r);
-    rc = session_open(&s, reg, ep, o->script_timeout_ms, err);
+    rc = certo_install__open(&s, reg, ep, o->script_timeout_ms, err);
     if (rc == CERTO_OK)
-        rc = recover_locked(&s, &r->recovery, err);
+        rc = certo_install__recover(&s, &r->recovery, err);
     if (rc == CERTO_OK && s.ops->restart == NULL)
         rc = certo_err_set(err, CERTO_EUNSUPPORTED, "gateway.install",
                            "%s endpoints cannot be restarted", certo_ep_type_name(ep->type));
@@ -971,7 +982,7 @@ certo_install_restart(struct certo_registry *reg, const struct certo_endpoint *e
         hist_finish(&s, hist, rc == CERTO_OK ? "ok" : "failed", r->step,
                     rc == CERTO_OK ? NULL : err->msg, r);
     }
-    session_close(&s);
+    certo_install__close(&s);
     return rc;
 }
 
@@ -979,13 +990,13 @@ certo_rc
 certo_install_check(struct certo_registry *reg, const struct certo_endpoint *ep,
                     struct certo_buf *report, struct certo_err *err)
 {
-    struct session s;
+    struct certo_session s;
     enum certo_recovery rec = CERTO_RECOVERY_NONE;
     certo_rc rc;
 
-    rc = session_open(&s, reg, ep, 0, err);
+    rc = certo_install__open(&s, reg, ep, 0, err);
     if (rc == CERTO_OK)
-        rc = recover_locked(&s, &rec, err);
+        rc = certo_install__recover(&s, &rec, err);
     if (rc == CERTO_OK && rec == CERTO_RECOVERY_ROLLED_BACK)
         best_effort(certo_buf_printf(report, "note: an interrupted install was rolled back\n"));
     if (rc == CERTO_OK && rec == CERTO_RECOVERY_FINISHED)
@@ -993,7 +1004,7 @@ certo_install_check(struct certo_registry *reg, const struct certo_endpoint *ep,
                                              "finished\n"));
     if (rc == CERTO_OK)
         rc = s.ops->check(s.ctx, s.t, report, err);
-    session_close(&s);
+    certo_install__close(&s);
     return rc;
 }
 
@@ -1001,14 +1012,14 @@ certo_rc
 certo_install_recover(struct certo_registry *reg, const struct certo_endpoint *ep,
                       enum certo_recovery *out, struct certo_err *err)
 {
-    struct session s;
+    struct certo_session s;
     certo_rc rc;
 
     *out = CERTO_RECOVERY_NONE;
-    rc = session_open(&s, reg, ep, 0, err);
+    rc = certo_install__open(&s, reg, ep, 0, err);
     if (rc == CERTO_OK)
-        rc = recover_locked(&s, out, err);
-    session_close(&s);
+        rc = certo_install__recover(&s, out, err);
+    certo_install__close(&s);
     return rc;
 }
 
@@ -1020,16 +1031,16 @@ certo_install_forget(struct certo_registry *reg, const struct certo_endpoint *ep
     char *backups = certo_asprintf("%s/backups/%s", data, ep->id);
     char *journal = certo_asprintf("%s/journal/%s", data, ep->id);
     char *lock = certo_asprintf("%s/locks/%s.lock", data, ep->id);
-    struct session s;
+    struct certo_session s;
     enum certo_recovery rec = CERTO_RECOVERY_NONE;
     certo_rc rc = CERTO_OK;
 
     /* Only a type and transport that can install can have a journal to roll back. */
     if (certo_file_exists(journal)) {
-        rc = session_open(&s, reg, ep, 0, err);
+        rc = certo_install__open(&s, reg, ep, 0, err);
         if (rc == CERTO_OK)
-            rc = recover_locked(&s, &rec, err);
-        session_close(&s);
+            rc = certo_install__recover(&s, &rec, err);
+        certo_install__close(&s);
     }
     if (rc == CERTO_OK) {
         rm_rf(backups);

@@ -73,6 +73,67 @@ void certo_plan_add_change(struct certo_plan *p, char *path, struct certo_buf *d
 void certo_plan_note(struct certo_plan *p, const char *fmt, ...) CERTO_PRINTF(2, 3);
 void certo_plan_dispose(struct certo_plan *p);
 
+/* How a node of an endpoint is reached (the nodes() op). */
+enum certo_node_kind {
+    CERTO_NODE_HTTP = 0,  /* a plain HTTP listener: reachable or not, no certificate */
+    CERTO_NODE_HTTPS = 1, /* a TLS listener: the chain it serves is read with a handshake */
+    CERTO_NODE_ENTRY = 2, /* a keystore entry: 'chain' holds its certificates, no network */
+};
+
+/*
+ * One node of an endpoint as its configuration describes it: an nginx server block on one
+ * listen, an Apache <VirtualHost> under one of its names, a Tomcat Connector with one
+ * SSLHostConfig, a keystore entry. The connector only reads; the gateway probes.
+ */
+struct certo_conf_node {
+    /* owned; server_name / ServerName / hostName / entry alias as written; "" when the
+     * configuration gives none */
+    char *name;
+    /* owned; the other names, space-separated, or the keystore alias; NULL: none */
+    char *alias;
+    enum certo_node_kind kind;
+    /* owned; the address as configured ("*", "::", "127.0.0.1"); NULL for an entry */
+    char *address;
+    int port; /* 1-65535; 0 for an entry */
+    /* owned; where to connect (a wildcard address becomes loopback); NULL for an entry */
+    char *connect;
+    char *sni;    /* owned; the name to send (certo_node_sni); NULL: none */
+    char *source; /* owned; "FILE:LINE" of the block, or the keystore file */
+    /* owned; why the listener cannot be probed (it expects the PROXY protocol); NULL:
+     * probe it */
+    char *skip;
+    /* owned; an entry's certificates, leaf first (may be empty); NULL for a listener */
+    STACK_OF(X509) * chain;
+    /* owned; absolute paths of the certificate files or keystores the configuration names
+     * for this node, symlinks not resolved */
+    char **cert_files;
+    size_t n_cert_files;
+    bool key_entry; /* an entry with a private key (an install writes such entries) */
+    bool any_alias; /* an install replaces this entry whatever its alias (a PEM file's key) */
+};
+
+/* The nodes of one endpoint, in configuration order. */
+struct certo_node_list {
+    struct certo_conf_node *v; /* owned array */
+    size_t n;
+};
+
+/** Appends a zeroed node to 'l' and returns it (valid until the next append). */
+struct certo_conf_node *certo_node_list_add(struct certo_node_list *l);
+/** Appends 'path' (copied) to the certificate files of 'n'; NULL is ignored. */
+void certo_conf_node_add_file(struct certo_conf_node *n, const char *path);
+/** Releases every node and the array; the list is left empty. NULL ok. */
+void certo_node_list_dispose(struct certo_node_list *l);
+
+/**
+ * The name to send as SNI to reach the block that serves configuration name 'name', or
+ * NULL when there is none: a host name is itself (lower case); "*.example.com" gives
+ * "certo-discover.example.com", a name the wildcard covers; nginx's ".example.com" gives
+ * "example.com". IP addresses, "_", regular expressions, trailing and inner wildcards give
+ * NULL (a server picks its default for a handshake without SNI). New string.
+ */
+char *certo_node_sni(const char *name);
+
 struct certo_connector_ops {
     unsigned abi;     /* CERTO_CONNECTOR_ABI */
     const char *name; /* the endpoint type: "p12", "nginx", ... */
@@ -110,7 +171,22 @@ struct certo_connector_ops {
                         struct certo_err *err);
     /* Optional. Releases what configure() acquired (not ctx itself). */
     void (*cleanup)(void *ctx);
+    /* Optional. Lists the endpoint's nodes as its configuration describes them (each
+     * listener or entry once, in configuration order). Reads through 't' and changes
+     * nothing; never probes a listener (the caller does). May block. 'out' is an
+     * out-param: zeroed at entry, filled only on success; release with
+     * certo_node_list_dispose. */
+    certo_rc (*nodes)(void *ctx, struct certo_transport *t, struct certo_node_list *out,
+                      struct certo_err *err);
 };
+
+/**
+ * Calls ops->nodes: the nodes of the endpoint 'ctx' was configured for.
+ * @return CERTO_EUNSUPPORTED when the connector cannot list nodes; else what nodes() returns.
+ */
+CERTO_MUST_CHECK certo_rc certo_connector_nodes(const struct certo_connector_ops *ops, void *ctx,
+                                                struct certo_transport *t,
+                                                struct certo_node_list *out, struct certo_err *err);
 
 /* A preflight report under construction (the check() op): one line per finding. */
 struct certo_check {

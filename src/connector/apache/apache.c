@@ -7,7 +7,8 @@
  * engine new full-chain and key files plus the edited configuration files, in which only
  * the values of SSLCertificateFile / SSLCertificateKeyFile change (or those two lines are
  * added). activate() runs configtest and a graceful restart; verify() does a TLS handshake
- * with SNI per name. It reaches the host only through the transport and never writes.
+ * with SNI per name; nodes() lists every <VirtualHost> address and name from the same
+ * reading. It reaches the host only through the transport and never writes.
  */
 #include <fnmatch.h>
 #include <stdarg.h>
@@ -1212,8 +1213,24 @@ add_target(struct ap_ctx *c, const char *host, int port, const char *sni)
     c->n_targets++;
 }
 
-/* Where to connect for vhost address 'addr': '*' is the Listen address of that port, or
- * loopback when httpd listens on every address. A port-less address means 443. */
+/* Where to connect for a vhost on address 'host' port 'port', for verify() and nodes(): '*' is
+ * the Listen address of that port, or loopback when httpd listens on every address. */
+static const char *
+connect_host(const struct tree *tr, const char *host, int port)
+{
+    if (strcmp(host, "*") != 0)
+        return host;
+    for (size_t l = 0; l < tr->listen_hosts.n; l++) {
+        const char *h = tr->listen_hosts.v[l];
+        if (tr->listen_ports[l] == port && h[0] != '\0' && strcmp(h, "*") != 0 &&
+            strcmp(h, "0.0.0.0") != 0 && strcmp(h, "::") != 0)
+            return h;
+    }
+    return "127.0.0.1";
+}
+
+/* The handshakes that verify vhost 'v': each address (a port-less one means 443) with
+ * each SNI name. */
 static certo_rc
 add_targets(struct ap_ctx *c, const struct tree *tr, const struct vhost *v, const struct strv *snis,
             struct certo_err *err)
@@ -1228,19 +1245,7 @@ add_targets(struct ap_ctx *c, const struct tree *tr, const struct vhost *v, cons
                                  v->addrs.v[i]);
         if (port == 0)
             port = 443;
-        h = host;
-        if (strcmp(host, "*") == 0) {
-            h = "127.0.0.1";
-            for (size_t l = 0; l < tr->listen_hosts.n; l++) {
-                if (tr->listen_ports[l] == port && tr->listen_hosts.v[l][0] != '\0' &&
-                    strcmp(tr->listen_hosts.v[l], "*") != 0 &&
-                    strcmp(tr->listen_hosts.v[l], "0.0.0.0") != 0 &&
-                    strcmp(tr->listen_hosts.v[l], "::") != 0) {
-                    h = tr->listen_hosts.v[l];
-                    break;
-                }
-            }
-        }
+        h = connect_host(tr, host, port);
         for (size_t s = 0; s < snis->n; s++)
             add_target(c, h, port, snis->v[s]);
         certo_free(host);
@@ -1343,6 +1348,18 @@ planner_dispose(struct planner *pl)
     tree_dispose(&pl->tr);
 }
 
+/* A vhost without ServerName takes the main server's. */
+static void
+inherit_name(const struct tree *tr, struct vhost *v)
+{
+    if (v->has_name || tr->server_name == NULL)
+        return;
+    strv_push(&v->names, NULL);
+    memmove(v->names.v + 1, v->names.v, (v->names.n - 1) * sizeof(*v->names.v));
+    v->names.v[0] = certo_strdup(tr->server_name);
+    v->has_name = true;
+}
+
 /* Which SSL vhosts serve a name of the certificate; their SNI names go to 'snis[i]'. */
 static size_t
 match_vhosts(struct tree *tr, const struct strv *names, struct strv *snis)
@@ -1353,13 +1370,7 @@ match_vhosts(struct tree *tr, const struct strv *names, struct strv *snis)
         struct vhost *v = &tr->vh[i];
         if (!v->ssl_on)
             continue;
-        if (!v->has_name && tr->server_name != NULL) {
-            /* A vhost without ServerName takes the main server's. */
-            strv_push(&v->names, NULL);
-            memmove(v->names.v + 1, v->names.v, (v->names.n - 1) * sizeof(*v->names.v));
-            v->names.v[0] = certo_strdup(tr->server_name);
-            v->has_name = true;
-        }
+        inherit_name(tr, v);
         for (size_t a = 0; a < v->names.n; a++) {
             for (size_t b = 0; b < names->n; b++) {
                 char *sni = certo_apache__probe_name(v->names.v[a], names->v[b]);
@@ -1687,6 +1698,76 @@ ap_check(void *ctx, struct certo_transport *t, struct certo_buf *rep, struct cer
     return rc;
 }
 
+/* ---- nodes ---- */
+
+/* The names of 'v' but its name 'skip', space-separated; NULL when none. */
+static char *
+other_vhost_names(const struct vhost *v, size_t skip)
+{
+    char *all = NULL;
+
+    for (size_t k = 0; k < v->names.n; k++) {
+        if (k == skip)
+            continue;
+        char *more =
+            certo_asprintf("%s%s%s", all != NULL ? all : "", all != NULL ? " " : "", v->names.v[k]);
+        certo_free(all);
+        all = more;
+    }
+    return all;
+}
+
+/* One node per <VirtualHost> address and name (ServerName, then each ServerAlias). */
+static certo_rc
+ap_nodes(void *ctx, struct certo_transport *t, struct certo_node_list *out, struct certo_err *err)
+{
+    const struct ap_ctx *c = ctx;
+    struct certo_node_list l = {0};
+    struct tree tr;
+    certo_rc rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = load_tree(&tr, c, t, err);
+    for (size_t i = 0; rc == CERTO_OK && i < tr.n_vh; i++) {
+        struct vhost *v = &tr.vh[i];
+        const char *file = tr.files[v->open.file]->path;
+        size_t line = ref_line(&tr, v->open)->lineno;
+        inherit_name(&tr, v);
+        for (size_t a = 0; rc == CERTO_OK && a < v->addrs.n; a++) {
+            char *host = NULL;
+            int port = 0;
+            if (certo_apache__split_addr(&host, &port, v->addrs.v[a]) != CERTO_OK) {
+                rc = certo_err_set(err, CERTO_EPARSE, WHERE, "%s:%zu: bad address '%s'", file, line,
+                                   v->addrs.v[a]);
+                break;
+            }
+            if (port == 0)
+                port = v->ssl_on ? 443 : 80;
+            for (size_t k = 0; k < (v->names.n > 0 ? v->names.n : 1); k++) {
+                struct certo_conf_node *n = certo_node_list_add(&l);
+                n->name = certo_strdup(v->names.n > 0 ? v->names.v[k] : "");
+                n->alias = other_vhost_names(v, k);
+                n->kind = v->ssl_on ? CERTO_NODE_HTTPS : CERTO_NODE_HTTP;
+                n->address = certo_strdup(host);
+                n->port = port;
+                n->connect = certo_strdup(connect_host(&tr, host, port));
+                n->sni = certo_node_sni(n->name);
+                n->source = certo_asprintf("%s:%zu", file, line);
+                if (v->cert_path != NULL && strstr(v->cert_path, "${") == NULL)
+                    certo_conf_node_add_file(n, v->cert_path);
+            }
+            certo_free(host);
+        }
+    }
+    if (rc == CERTO_OK) {
+        *out = l; /* success: hand over ownership */
+        memset(&l, 0, sizeof(l));
+    }
+    certo_node_list_dispose(&l);
+    tree_dispose(&tr);
+    return rc;
+}
+
 const struct certo_connector_ops certo_connector_apache = {
     .abi = CERTO_CONNECTOR_ABI,
     .name = "apache",
@@ -1701,4 +1782,5 @@ const struct certo_connector_ops certo_connector_apache = {
     .reactivate = ap_reactivate,
     .restart = ap_restart,
     .cleanup = ap_cleanup,
+    .nodes = ap_nodes,
 };

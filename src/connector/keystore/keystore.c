@@ -6,7 +6,8 @@
  * and the PKCS#12 profile the endpoint asks for), and hands the engine the complete new
  * contents of each file; it never writes. PEM files follow the layout rules of
  * docs/connectors/keystores.md. After the swap the endpoint's install script runs with
- * the alias; verify reads the files back and compares fingerprints.
+ * the alias; verify reads the files back and compares fingerprints. nodes() lists the
+ * entries of the file with their certificates.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -954,6 +955,44 @@ out:
     return rc;
 }
 
+/* ---- nodes ---- */
+
+/* One node per entry of the keystore file, with the entry's certificates: no network. */
+static certo_rc
+ks_nodes(void *ctx, struct certo_transport *t, struct certo_node_list *out, struct certo_err *err)
+{
+    const struct ks_ctx *c = ctx;
+    struct certo_keystore *ks = NULL;
+    struct certo_node_list l = {0};
+    certo_rc rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = require_file(c, t, err);
+    if (rc == CERTO_OK)
+        rc = read_store(&ks, NULL, c, t, c->path, err);
+    if (rc != CERTO_OK)
+        goto out;
+    for (size_t i = 0; ks != NULL && i < ks->count; i++) {
+        const struct certo_ks_entry *e = &ks->entries[i];
+        struct certo_conf_node *n = certo_node_list_add(&l);
+        n->name = certo_strdup(e->alias);
+        n->alias = certo_strdup(e->alias);
+        n->kind = CERTO_NODE_ENTRY;
+        n->source = certo_strdup(c->path);
+        n->chain = certo_certs_dup(e->certs);
+        n->key_entry = e->kind == CERTO_KS_ENTRY_KEY;
+        /* A PEM file holds one key: an install replaces it whatever its alias. */
+        n->any_alias = n->key_entry && c->format == CERTO_KS_PEM;
+        certo_conf_node_add_file(n, c->path);
+    }
+    *out = l; /* success: hand over ownership */
+    memset(&l, 0, sizeof(l));
+out:
+    certo_node_list_dispose(&l);
+    certo_keystore_free(ks);
+    return rc;
+}
+
 /* ---- the three endpoint types ---- */
 
 const struct certo_connector_ops certo_connector_p12 = {
@@ -970,6 +1009,7 @@ const struct certo_connector_ops certo_connector_p12 = {
     .reactivate = NULL, /* scripts do not run again after a rollback */
     .restart = ks_restart,
     .cleanup = NULL,
+    .nodes = ks_nodes,
 };
 
 const struct certo_connector_ops certo_connector_jks = {
@@ -986,6 +1026,7 @@ const struct certo_connector_ops certo_connector_jks = {
     .reactivate = NULL,
     .restart = ks_restart,
     .cleanup = NULL,
+    .nodes = ks_nodes,
 };
 
 const struct certo_connector_ops certo_connector_pem = {
@@ -1002,4 +1043,5 @@ const struct certo_connector_ops certo_connector_pem = {
     .reactivate = NULL,
     .restart = ks_restart,
     .cleanup = NULL,
+    .nodes = ks_nodes,
 };

@@ -7,7 +7,8 @@
  * file with only the values of ssl_certificate / ssl_certificate_key changed or the two
  * directives added. After the swap: `nginx -t`, then one `nginx -s reload`; verify does
  * a TLS handshake with SNI for every name of every matched block on every listen.
- * Programs run by argv; the connector writes nothing itself (the engine does).
+ * nodes() lists every server block on every listen. Programs run by argv; the connector
+ * writes nothing itself (the engine does).
  */
 #include <ctype.h>
 #include <fnmatch.h>
@@ -867,6 +868,88 @@ nginx_check(void *ctx, struct certo_transport *t, struct certo_buf *report, stru
     return st.rc;
 }
 
+/* ---- nodes ---- */
+
+/* The names of 'srv' after the first, as written, space-separated; NULL when none. */
+static char *
+other_names(const struct certo_nginx_server *srv)
+{
+    char *all = NULL;
+
+    for (size_t k = 1; k < srv->n_names; k++) {
+        char *more = certo_asprintf("%s%s%s", all != NULL ? all : "", all != NULL ? " " : "",
+                                    srv->names[k].as_written);
+        certo_free(all);
+        all = more;
+    }
+    return all;
+}
+
+/* One node per listen of every server block (a QUIC listen is UDP: not a node). */
+static certo_rc
+nginx_nodes(void *ctx, struct certo_transport *t, struct certo_node_list *out,
+            struct certo_err *err)
+{
+    const struct nginx_ctx *c = ctx;
+    struct certo_nginx_conf *conf = NULL;
+    struct certo_nginx_sites s = {0};
+    struct certo_node_list l = {0};
+    certo_rc rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = load(&conf, c, t, err);
+    if (rc == CERTO_OK)
+        rc = certo_nginx__sites_find(&s, conf, err);
+    if (rc != CERTO_OK)
+        goto out;
+    for (size_t i = 0; i < s.n; i++) {
+        const struct certo_nginx_server *srv = &s.servers[i];
+        for (size_t k = 0; k < srv->n_listens; k++) {
+            const struct certo_nginx_listen *ls = &srv->listens[k];
+            struct certo_conf_node *n;
+            if (ls->quic)
+                continue;
+            n = certo_node_list_add(&l);
+            n->name = certo_strdup(srv->n_names > 0 ? srv->names[0].as_written : "");
+            n->alias = other_names(srv);
+            n->kind = certo_nginx__socket_ssl(&s, ls->addr, ls->port) ? CERTO_NODE_HTTPS
+                                                                      : CERTO_NODE_HTTP;
+            n->address = certo_strdup(ls->addr);
+            n->port = ls->port;
+            n->connect = certo_strdup(strcmp(ls->addr, "*") == 0    ? "127.0.0.1"
+                                      : strcmp(ls->addr, "::") == 0 ? "::1"
+                                                                    : ls->addr);
+            for (size_t j = 0; j < srv->n_names && n->sni == NULL; j++)
+                n->sni = certo_node_sni(srv->names[j].as_written);
+            n->source = certo_nginx__where(conf, srv->dir);
+            if (ls->proxy_protocol)
+                n->skip = certo_strdup("the listener expects the PROXY protocol");
+            /* Its own ssl_certificate directives, else the one it inherits from http. */
+            for (size_t j = 0; j < srv->n_certs; j++) {
+                const struct certo_nginx_dir *d = srv->certs[j];
+                if (strchr(d->words[1].text, '$') == NULL) {
+                    char *p = certo_nginx__full_name(conf, d->words[1].text);
+                    certo_conf_node_add_file(n, p);
+                    certo_free(p);
+                }
+            }
+            if (srv->n_certs == 0 && s.http_cert != NULL &&
+                strchr(s.http_cert->words[1].text, '$') == NULL) {
+                char *p = certo_nginx__full_name(conf, s.http_cert->words[1].text);
+                certo_conf_node_add_file(n, p);
+                certo_free(p);
+            }
+        }
+    }
+    *out = l; /* success: hand over ownership */
+    memset(&l, 0, sizeof(l));
+out:
+    certo_node_list_dispose(&l);
+    certo_nginx__sites_dispose(&s);
+    certo_nginx__conf_free(conf);
+    return rc;
+}
+
 const struct certo_connector_ops certo_connector_nginx = {
     .abi = CERTO_CONNECTOR_ABI,
     .name = "nginx",
@@ -881,4 +964,5 @@ const struct certo_connector_ops certo_connector_nginx = {
     .reactivate = nginx_reactivate,
     .restart = nginx_restart,
     .cleanup = nginx_cleanup,
+    .nodes = nginx_nodes,
 };

@@ -188,6 +188,13 @@ size_t certo_nginx__match(struct certo_nginx_sites *s, const char *const *names,
                           struct certo_nginx_target **targets, size_t *n_targets);
 void certo_nginx__targets_free(struct certo_nginx_target *t, size_t n);
 
+/*
+ * Whether the socket 'addr':'port' (as in struct certo_nginx_listen) speaks TLS: ssl is a
+ * property of the socket, so one block listening there with the ssl parameter (or the
+ * deprecated `ssl on;`) makes it TLS for every block on it.
+ */
+bool certo_nginx__socket_ssl(const struct certo_nginx_sites *s, const char *addr, int port);
+
 /* True if certificate name 'cert_name' ("*.example.com" or exact) covers host 'host'. */
 bool certo_nginx__covers(const char *cert_name, const char *host);
 

@@ -552,6 +552,21 @@ groups_build(struct group **out, size_t *n_out, const struct certo_nginx_sites *
     *n_out = n;
 }
 
+bool
+certo_nginx__socket_ssl(const struct certo_nginx_sites *s, const char *addr, int port)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        const struct certo_nginx_server *srv = &s->servers[i];
+        for (size_t k = 0; k < srv->n_listens; k++) {
+            const struct certo_nginx_listen *l = &srv->listens[k];
+            if (!l->quic && l->port == port && strcmp(l->addr, addr) == 0 &&
+                (l->ssl || srv->ssl_on))
+                return true;
+        }
+    }
+    return false;
+}
+
 void
 certo_nginx__targets_free(struct certo_nginx_target *t, size_t n)
 {

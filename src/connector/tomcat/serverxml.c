@@ -465,6 +465,7 @@ read_connector(struct reader *r, xmlNode *n, struct certo_err *err)
     cn->port = parse_port(v);
     certo_free(v);
     cn->address = get_attr(n, "address");
+    cn->protocol = get_attr(n, "protocol");
     cn->default_host = get_attr(n, "defaultSSLHostConfigName");
     if (cn->default_host == NULL)
         cn->default_host = certo_strdup("_default_");
@@ -626,6 +627,7 @@ certo_tomcat__conf_dispose(struct certo_tomcat_conf *c)
     for (size_t i = 0; i < c->n_connectors; i++) {
         certo_free(c->connectors[i].address);
         certo_free(c->connectors[i].default_host);
+        certo_free(c->connectors[i].protocol);
     }
     for (size_t i = 0; i < c->n_certs; i++) {
         certo_free(c->certs[i].host_name);

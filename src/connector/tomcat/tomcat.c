@@ -7,9 +7,9 @@
  * password, or the PEM files. server.xml itself changes only when a PEM file is shared
  * with a Certificate that is not being replaced: then new PEM files are written and only
  * the attribute value bytes are edited. Tomcat has no configuration test and must be
- * restarted (catalina.sh stop, start); verify asks each port over TLS. This file never
- * writes a file itself (the install engine does), never runs a shell string and never
- * puts a password in a message.
+ * restarted (catalina.sh stop, start); verify asks each port over TLS. nodes() lists each
+ * Connector with each of its SSLHostConfigs. This file never writes a file itself (the
+ * install engine does), never runs a shell string and never puts a password in a message.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -1304,6 +1304,102 @@ out:
     return s.rc;
 }
 
+/* ---- nodes ---- */
+
+/* An AJP connector speaks to a proxy, not HTTP: it is no node. */
+static bool
+is_ajp(const struct certo_tomcat_connector *cn)
+{
+    const char *p = cn->protocol;
+    return p != NULL && (strncasecmp(p, "AJP", 3) == 0 || strstr(p, ".ajp.") != NULL);
+}
+
+static struct certo_conf_node *
+connector_node(struct certo_node_list *l, const struct tc_ctx *c,
+               const struct certo_tomcat_connector *cn, int line)
+{
+    struct certo_conf_node *n = certo_node_list_add(l);
+    const char *a = cn->address;
+
+    n->kind = cn->tls ? CERTO_NODE_HTTPS : CERTO_NODE_HTTP;
+    n->address = certo_strdup(a != NULL && a[0] != '\0' ? a : "*");
+    n->port = cn->port;
+    n->connect = certo_strdup(probe_host(cn));
+    n->source = certo_asprintf("%s:%d", c->server_xml, line);
+    return n;
+}
+
+/*
+ * One node per TLS Connector and SSLHostConfig (its Certificate elements together), one per
+ * plain HTTP Connector (AJP ones are no nodes). The _default_ SSLHostConfig is reached
+ * without SNI.
+ */
+static certo_rc
+tc_nodes(void *ctx, struct certo_transport *t, struct certo_node_list *out, struct certo_err *err)
+{
+    const struct tc_ctx *c = ctx;
+    struct certo_tomcat_conf conf = {0};
+    struct certo_node_list l = {0};
+    struct certo_buf raw;
+    certo_rc rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = read_conf(&conf, &raw, c, t, c->server_xml, err);
+    for (size_t i = 0; rc == CERTO_OK && i < conf.n_connectors; i++) {
+        const struct certo_tomcat_connector *cn = &conf.connectors[i];
+        if (cn->port < 1 || is_ajp(cn))
+            continue;
+        if (!cn->tls) {
+            struct certo_conf_node *n = connector_node(&l, c, cn, cn->line);
+            n->name = certo_strdup("");
+            continue;
+        }
+        for (size_t k = 0; k < conf.n_certs; k++) {
+            const struct certo_tomcat_cert *cert = &conf.certs[k];
+            struct certo_conf_node *n;
+            bool seen = false;
+            if (cert->connector != i)
+                continue;
+            for (size_t j = 0; j < k && !seen; j++)
+                seen = conf.certs[j].connector == i &&
+                       strcasecmp(conf.certs[j].host_name, cert->host_name) == 0;
+            if (seen)
+                continue; /* a second Certificate (RSA and EC) of the same SSLHostConfig */
+            n = connector_node(&l, c, cn, cert->line);
+            n->name = certo_strdup(cert->host_name);
+            n->sni =
+                strcmp(cert->host_name, "_default_") == 0 ? NULL : certo_node_sni(cert->host_name);
+            for (size_t j = k; j < conf.n_certs; j++) {
+                const struct certo_tomcat_cert *o = &conf.certs[j];
+                const char *ka = o->val[CERTO_TC_KEY_ALIAS];
+                if (o->connector != i || strcasecmp(o->host_name, cert->host_name) != 0)
+                    continue;
+                static const int files[] = {CERTO_TC_KS_FILE, CERTO_TC_CERT_FILE};
+                for (size_t f = 0; f < CERTO_ARRAY_LEN(files); f++) {
+                    const char *v = o->val[files[f]];
+                    char *p = v != NULL ? certo_tomcat__resolve(c->dir, NULL, v) : NULL;
+                    certo_conf_node_add_file(n, p);
+                    certo_free(p);
+                }
+                if (ka != NULL && (n->alias == NULL || strcmp(n->alias, ka) != 0)) {
+                    char *more = certo_asprintf("%s%s%s", n->alias != NULL ? n->alias : "",
+                                                n->alias != NULL ? " " : "", ka);
+                    certo_free(n->alias);
+                    n->alias = more;
+                }
+            }
+        }
+    }
+    if (rc == CERTO_OK) {
+        *out = l; /* success: hand over ownership */
+        memset(&l, 0, sizeof(l));
+    }
+    certo_node_list_dispose(&l);
+    certo_tomcat__conf_dispose(&conf);
+    certo_buf_dispose(&raw);
+    return rc;
+}
+
 const struct certo_connector_ops certo_connector_tomcat = {
     .abi = CERTO_CONNECTOR_ABI,
     .name = "tomcat",
@@ -1318,4 +1414,5 @@ const struct certo_connector_ops certo_connector_tomcat = {
     .reactivate = tc_reactivate,
     .restart = tc_restart,
     .cleanup = tc_cleanup,
+    .nodes = tc_nodes,
 };

@@ -60,6 +60,7 @@ struct certo_tomcat_connector {
     char *address;      /* owned; the address attribute, NULL when absent */
     char *default_host; /* owned; defaultSSLHostConfigName, "_default_" when absent */
     bool tls;           /* SSLEnabled="true" */
+    char *protocol;     /* owned; the protocol attribute, NULL when absent (HTTP/1.1) */
     int line;           /* line of the start tag */
 };
 
