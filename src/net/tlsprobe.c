@@ -20,6 +20,7 @@
 #include "certo/cert.h"
 #include "certo/clock.h"
 #include "certo/mem.h"
+#include "certo/sigpipe.h"
 #include "certo/tlsprobe.h"
 
 static int
@@ -86,9 +87,26 @@ connect_to(int *out, const char *host, int port, int64_t deadline, struct certo_
     return CERTO_OK;
 }
 
+static certo_rc probe(const char *host, int port, const char *sni, int timeout_ms,
+                      struct certo_tls_peer *out, struct certo_err *err);
+
+/* A server that resets the connection while the handshake writes must not kill us. */
 certo_rc
 certo_tls_probe(const char *host, int port, const char *sni, int timeout_ms,
                 struct certo_tls_peer *out, struct certo_err *err)
+{
+    struct certo_sigpipe g;
+    certo_rc rc;
+
+    certo_sigpipe_block(&g);
+    rc = probe(host, port, sni, timeout_ms, out, err);
+    certo_sigpipe_restore(&g);
+    return rc;
+}
+
+static certo_rc
+probe(const char *host, int port, const char *sni, int timeout_ms, struct certo_tls_peer *out,
+      struct certo_err *err)
 {
     int64_t deadline = certo_clock_mono_ms() + (timeout_ms > 0 ? timeout_ms : 10000);
     SSL_CTX *ctx = NULL;

@@ -24,6 +24,7 @@
 #include "certo/exec.h"
 #include "certo/file.h"
 #include "certo/limits.h"
+#include "certo/sigpipe.h"
 
 #define KILL_GRACE_MS 2000      /* SIGTERM to SIGKILL after the deadline */
 #define DRAIN_MS      100       /* EOF wait after the child exited (a grandchild may hold a pipe) */
@@ -158,17 +159,11 @@ set_nonblock(int fd)
 static certo_rc
 write_input(int fd, const unsigned char *p, size_t len, size_t *done)
 {
-    static const struct timespec zero = {0, 0};
-    sigset_t pipe_set, old, pending;
-    bool was_pending;
+    struct certo_sigpipe g;
     certo_rc rc = CERTO_EINTERNAL;
     ssize_t n;
 
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    sigpending(&pending);
-    was_pending = sigismember(&pending, SIGPIPE) == 1;
+    certo_sigpipe_block(&g);
     do {
         n = write(fd, p + *done, len - *done);
     } while (n < 0 && errno == EINTR);
@@ -179,15 +174,11 @@ write_input(int fd, const unsigned char *p, size_t len, size_t *done)
     } else if (e == EAGAIN) {
         rc = CERTO_OK;
     } else if (e == EPIPE) {
-        if (!was_pending) {
-            while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
-                continue;
-        }
         rc = CERTO_EAGAIN;
     } else {
         rc = CERTO_EIO;
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    certo_sigpipe_restore(&g);
     errno = e;
     return rc;
 }
