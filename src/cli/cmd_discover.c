@@ -335,6 +335,29 @@ summary_json(struct certo_buf *b, const struct certo_scan_info *s, const struct 
     return rc;
 }
 
+/* Prints the JSON document of a scan: its record, summary and 'rows' (json_row objects). */
+static certo_rc
+print_doc(const struct certo_scan_info *info, const struct tally *t, const struct certo_buf *rows)
+{
+    struct certo_buf doc;
+    certo_rc rc;
+
+    certo_buf_init(&doc, JSON_MAX + 4096);
+    rc = certo_buf_append_str(&doc, "{");
+    if (rc == CERTO_OK)
+        rc = summary_json(&doc, info, t);
+    if (rc == CERTO_OK)
+        rc = certo_buf_append_str(&doc, ", \"results\": [");
+    if (rc == CERTO_OK && rows->len > 0)
+        rc = certo_buf_append(&doc, rows->data, rows->len);
+    if (rc == CERTO_OK)
+        rc = certo_buf_append_str(&doc, rows->len > 0 ? "\n  ]}" : "]}");
+    if (rc == CERTO_OK)
+        printf("%s\n", (const char *)doc.data);
+    certo_buf_dispose(&doc);
+    return rc;
+}
+
 /* ---- certo discover scan ---- */
 
 static volatile sig_atomic_t interrupted;
@@ -667,20 +690,8 @@ run_scan(const struct cli_cmd *cmd, struct cli_args *a)
     info.stats = stats;
     info.started_at = s.now;
     if (s.fmt == OUT_JSON) {
-        struct certo_buf doc;
-        certo_buf_init(&doc, JSON_MAX + 4096);
-        certo_rc jrc = certo_buf_append_str(&doc, "{");
-        if (jrc == CERTO_OK)
-            jrc = summary_json(&doc, &info, &s.tally);
-        if (jrc == CERTO_OK)
-            jrc = certo_buf_append_str(&doc, ", \"results\": [");
-        if (jrc == CERTO_OK && s.json.len > 0)
-            jrc = certo_buf_append(&doc, s.json.data, s.json.len);
-        if (jrc == CERTO_OK)
-            jrc = certo_buf_append_str(&doc, s.n_rows > 0 ? "\n  ]}" : "]}");
-        if (jrc == CERTO_OK)
-            printf("%s\n", (const char *)doc.data);
-        certo_buf_dispose(&doc);
+        if (print_doc(&info, &s.tally, &s.json) != CERTO_OK && rc == CERTO_OK)
+            rc = certo_err_set(&err, CERTO_ETOOBIG, "cli", "the JSON output is too large");
     } else {
         if (s.fmt == OUT_TABLE && s.n_rows == 0)
             printf("(nothing open)\n");
@@ -809,19 +820,12 @@ run_show(const struct cli_cmd *cmd, struct cli_args *a)
         tally_add(&t, &rows[i], now);
     if (cli_has(a, "json")) {
         struct certo_buf b;
-        certo_buf_init(&b, JSON_MAX + 4096);
-        rc = certo_buf_append_str(&b, "{");
-        if (rc == CERTO_OK)
-            rc = summary_json(&b, &info, &t);
-        if (rc == CERTO_OK)
-            rc = certo_buf_append_str(&b, ", \"results\": [");
+        certo_buf_init(&b, JSON_MAX);
         for (size_t i = 0; rc == CERTO_OK && i < n; i++)
             rc = json_row(&b, &rows[i], i == 0);
         if (rc == CERTO_OK)
-            rc = certo_buf_append_str(&b, n > 0 ? "\n  ]}" : "]}");
-        if (rc == CERTO_OK)
-            printf("%s\n", (const char *)b.data);
-        else
+            rc = print_doc(&info, &t, &b);
+        if (rc != CERTO_OK)
             code = cli_fail(cmd, CERTO_ETOOBIG, NULL);
         certo_buf_dispose(&b);
         goto out;
