@@ -16,14 +16,17 @@ enum certo_err_flag {
     CERTO_ERR_USER_SAFE = 1u << 1, /* msg may be shown to a remote API client */
 };
 
+/** Size of an error message, with its terminating NUL. */
+#define CERTO_ERR_MSG_MAX 512
+
 /** One error record. Zero-initialise it (`struct certo_err e = {0};`) before use. */
 struct certo_err {
-    certo_rc rc;        /* CERTO_OK while unset */
-    unsigned flags;     /* enum certo_err_flag */
-    const char *where;  /* static module tag: "pki.jks", "util.file"; NULL while unset */
-    int sys_errno;      /* errno at the failure, 0 if not a system error */
-    unsigned long ossl; /* first OpenSSL error drained at the site, 0 if none */
-    char msg[256];      /* one line, no newline, never secret material */
+    certo_rc rc;                 /* CERTO_OK while unset */
+    unsigned flags;              /* enum certo_err_flag */
+    const char *where;           /* static module tag: "pki.jks", "util.file"; NULL while unset */
+    int sys_errno;               /* errno at the failure, 0 if not a system error */
+    unsigned long ossl;          /* first OpenSSL error drained at the site, 0 if none */
+    char msg[CERTO_ERR_MSG_MAX]; /* one line, no newline, never secret material */
 };
 
 /**

@@ -745,7 +745,7 @@ run_txn(struct txn *x, const char *kind, struct certo_plan *plan, bool verify_by
     certo_rc r2 = restore(s, x, swapped, &rerr);
     if (r2 == CERTO_OK && swapped && s->ops->reactivate != NULL)
         r2 = s->ops->reactivate(s->ctx, s->t, &r->log, &rerr);
-    char msg[700];
+    char msg[1200];
     if (r2 == CERTO_OK) {
         snprintf(msg, sizeof(msg), "failed at step %s: %s; rolled back", step, err->msg);
         rm_rf(s->jdir);

@@ -33,7 +33,7 @@ check(enum certo_ep_type type, unsigned secrets, const struct certo_gw_host *hos
 
     make(&ep, type, kv);
     rc = certo_endpoint_validate(&ep, secrets, host, &err);
-    snprintf(msg, 256, "%s", err.msg);
+    snprintf(msg, sizeof(err.msg), "%s", err.msg);
     certo_endpoint_dispose(&ep);
     return rc;
 }
@@ -57,7 +57,7 @@ test_gateway_endpoint__seed_connection_table(void **state)
     };
     (void)state;
     for (int t = 0; t < CERTO_EP__COUNT; t++) {
-        char got[256] = "";
+        char got[CERTO_ERR_MSG_MAX] = "";
         for (int c = 0; c < CERTO_CONN__COUNT; c++) {
             if ((certo_ep_conns((enum certo_ep_type)t) & (1u << c)) == 0)
                 continue;
@@ -84,7 +84,7 @@ test_gateway_endpoint__seed_connection_table(void **state)
 static void
 test_gateway_endpoint__name_rules(void **state)
 {
-    char msg[256];
+    char msg[CERTO_ERR_MSG_MAX];
     char name[200];
     (void)state;
     memset(name, 'a', 32);
@@ -123,7 +123,7 @@ static void
 test_gateway_endpoint__connection_rules(void **state)
 {
     const struct certo_gw_host container = {false, true};
-    char msg[256];
+    char msg[CERTO_ERR_MSG_MAX];
     (void)state;
     const char *f5ssh[] = {"name=f", "connection_type=ssh", "host=h", "user=u", NULL};
     assert_int_equal(check(CERTO_EP_F5, PW, &linux_host, msg, f5ssh), CERTO_EINVAL);
@@ -165,7 +165,7 @@ test_gateway_endpoint__host_and_port(void **state)
     static const char *const bad_hosts[] = {"-a", "a-", "a..b", "a b", "h/x", "[1.2.3.4]", ".a"};
     static const char *const bad_ports[] = {"0",   "65536", "abc",    "22x", "-1",
                                             " 22", "",      "999999", "022"};
-    char msg[256], kv[300];
+    char msg[CERTO_ERR_MSG_MAX], kv[300];
     (void)state;
     for (size_t i = 0; i < CERTO_ARRAY_LEN(good_hosts); i++) {
         snprintf(kv, sizeof(kv), "host=%s", good_hosts[i]);
@@ -203,7 +203,7 @@ test_gateway_endpoint__host_and_port(void **state)
 static void
 test_gateway_endpoint__type_options(void **state)
 {
-    char msg[256];
+    char msg[CERTO_ERR_MSG_MAX];
     char longpath[4200];
     (void)state;
     const char *foreign[] = {"name=a", "connection_type=local", "nginx_config_path=/x", NULL};
