@@ -10,10 +10,15 @@
 #ifndef CERTO_SERVER_H
 #define CERTO_SERVER_H
 
+#include <time.h>
+
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "certo/buf.h"
+#include "certo/csr.h"
 #include "certo/err.h"
+#include "certo/secret.h"
 #include "certo/store.h"
 
 #define CERTO_SERVER_LISTEN_DEFAULT "127.0.0.1:8281"
@@ -35,18 +40,90 @@ CERTO_MUST_CHECK certo_rc certo_identity_db_open(struct certo_db **out, const ch
 CERTO_MUST_CHECK certo_rc certo_identity_load_cert(X509 **out, struct certo_db *db,
                                                    struct certo_err *err);
 
+/** The stored identity. Release with certo_identity_dispose. */
+struct certo_identity {
+    X509 *cert;             /* owned; the server's certificate */
+    STACK_OF(X509) * chain; /* owned; the certificates after it (issuer first), maybe empty */
+    EVP_PKEY *key;          /* owned; NULL when loaded without the secret key */
+};
+
+/** Releases what 'id' holds (not 'id' itself). */
+void certo_identity_dispose(struct certo_identity *id);
+
 /**
  * Loads the identity, creating it when there is none: a new EC P-256 key and a
  * self-signed certificate (CN = the host name; SANs DNS:localhost, IP:127.0.0.1, and
  * 'listen_host' when it is another address or name), the key sealed with the KEK of
  * 'dir'/secret.key (created when missing) or $CERTO_SECRET_KEY.
  * @param created set to true when this call made the identity.
- * @return CERTO_OK with *cert_out and *key_out owned by the caller; CERTO_EAUTH (the
- *         secret key does not open the stored key).
+ * @return CERTO_OK with *out filled (key and chain too); CERTO_EAUTH (the secret key
+ *         does not open the stored key).
  */
-CERTO_MUST_CHECK certo_rc certo_identity_ensure(X509 **cert_out, EVP_PKEY **key_out, bool *created,
+CERTO_MUST_CHECK certo_rc certo_identity_ensure(struct certo_identity *out, bool *created,
                                                 struct certo_db *db, const char *dir,
                                                 const char *listen_host, struct certo_err *err);
+
+/**
+ * Loads the stored identity; with 'dir' also its private key (unsealed with the secret
+ * key of 'dir', which must exist), with NULL only the certificate and chain.
+ * @return CERTO_OK; CERTO_ENOTFOUND (no identity yet, or no secret key); CERTO_EAUTH.
+ */
+CERTO_MUST_CHECK certo_rc certo_identity_load(struct certo_identity *out, struct certo_db *db,
+                                              const char *dir, struct certo_err *err);
+
+/**
+ * A CSR for the identity's key. 'names' NULL subject: the certificate's subject;
+ * n_sans 0: the certificate's SANs. Needs the secret key of 'dir'.
+ * @return CERTO_EINVAL (bad subject or SAN), the errors of certo_identity_load.
+ */
+CERTO_MUST_CHECK certo_rc certo_identity_csr(X509_REQ **out, struct certo_db *db, const char *dir,
+                                             const struct certo_names *names,
+                                             struct certo_err *err);
+
+/**
+ * Replaces the identity's certificate with a CA-signed one for the same key. 'certs'
+ * holds the certificate and any chain, in any order; the chain is ordered (a self-signed
+ * root is left out) and stored. Unless 'force', the certificate must be valid at 'now'.
+ * One transaction; the database is unchanged on failure.
+ * @return CERTO_EINVAL (no certificate for the identity's key, not yet valid, expired);
+ *         CERTO_ENOTFOUND (no identity).
+ */
+CERTO_MUST_CHECK certo_rc certo_identity_import_cert(struct certo_db *db, STACK_OF(X509) * certs,
+                                                     bool force, time_t now, struct certo_err *err);
+
+/**
+ * Appends the identity (key, certificate, chain) as a PKCS#12 file of the modern profile
+ * with friendlyName "identity", encrypted with 'pass' (not empty), to 'out'.
+ */
+CERTO_MUST_CHECK certo_rc certo_identity_export(struct certo_buf *out, struct certo_db *db,
+                                                const char *dir, const struct certo_secret *pass,
+                                                struct certo_err *err);
+
+/**
+ * Makes the key entry of a PKCS#12 file the identity (its only key entry, or the one
+ * named "identity"). Refused while the current identity is self-signed unless 'replace'
+ * (seed 001). A replaced identity with another key is kept as a package signer. One
+ * transaction; the key is sealed with the secret key of 'dir' (created when missing).
+ * @return CERTO_EAUTH (wrong password); CERTO_EINVAL (no key, several keys, key does not
+ *         match its certificate); CERTO_EEXIST (self-signed identity, no 'replace').
+ */
+CERTO_MUST_CHECK certo_rc certo_identity_import_p12(struct certo_db *db, const char *dir,
+                                                    const void *data, size_t len,
+                                                    const struct certo_secret *pass, bool replace,
+                                                    struct certo_err *err);
+
+/**
+ * A new key and self-signed certificate, as the first start makes (keeping the old
+ * certificate's other IP address SANs). The old certificate is kept in
+ * `trusted_signers` as a package signer. 'fp' (may be NULL) receives the new SHA-256.
+ * @return CERTO_ENOTFOUND (no identity, or no secret key).
+ */
+CERTO_MUST_CHECK certo_rc certo_identity_rotate(struct certo_db *db, const char *dir, char fp[96],
+                                                struct certo_err *err);
+
+/** Number of previous identities kept as package signers. */
+CERTO_MUST_CHECK certo_rc certo_identity_signers_count(int64_t *out, struct certo_db *db,
+                                                       struct certo_err *err);
 
 /** True for the wildcard addresses 0.0.0.0 and ::, which are listened on only when asked. */
 bool certo_server_is_wildcard(const char *host);

@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * `certo server` and `certo server-cert show` (cli layer): runs the orchestrator server,
- * and shows its identity certificate from the database without starting it. The data
+ * `certo server` and `certo server-cert` (cli layer): runs the orchestrator server, and
+ * works offline on its identity in the database: show, csr, import (the CA-signed
+ * certificate), export-db / import-db (PKCS#12 with a password), rotate. The data
  * directory is --data, else $CERTO_HOME, else /var/lib/certo for root, else
  * ~/.local/share/certo, as for the gateway.
  */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <openssl/x509.h>
+
+#include "certo/file.h"
 #include "certo/server.h"
 #include "cli/cli.h"
 
@@ -79,41 +84,372 @@ print_info(const struct certo_cert_info *in)
     printf("SHA-256:     %s\n", in->fingerprint);
 }
 
+/* One certificate as a line of the chain listing. */
+static void
+print_chain(STACK_OF(X509) * chain)
+{
+    char fp[96];
+    struct certo_err ignore = {0};
+
+    if (chain == NULL || sk_X509_num(chain) == 0) {
+        printf("chain:       (none)\n");
+        return;
+    }
+    for (int i = 0; i < sk_X509_num(chain); i++) {
+        X509 *c = sk_X509_value(chain, i);
+        char *subject = certo_cert_name_text(X509_get_subject_name(c));
+        if (certo_cert_fingerprint(fp, c, &ignore) != CERTO_OK)
+            snprintf(fp, sizeof(fp), "?");
+        printf("%s %s (SHA-256 %s)\n", i == 0 ? "chain:      " : "            ", subject, fp);
+        certo_free(subject);
+    }
+}
+
+/* The chain as a JSON array of certificate objects, appended to 'b'. */
+static certo_rc
+chain_json(struct certo_buf *b, STACK_OF(X509) * chain, struct certo_err *err)
+{
+    certo_rc rc = certo_buf_append(b, "[", 1);
+
+    for (int i = 0; chain != NULL && i < sk_X509_num(chain) && rc == CERTO_OK; i++) {
+        struct certo_cert_info info = {0};
+        rc = certo_cert_info_get(&info, sk_X509_value(chain, i), err);
+        if (rc == CERTO_OK && i > 0)
+            rc = certo_buf_append(b, ", ", 2);
+        if (rc == CERTO_OK)
+            rc = certo_cert_info_to_json(b, &info);
+        certo_cert_info_dispose(&info);
+    }
+    if (rc == CERTO_OK)
+        rc = certo_buf_append(b, "]", 1);
+    return rc;
+}
+
+/* Prints the stored identity (text, or one JSON object with "chain" and "package_signers"). */
+static certo_rc
+print_identity(struct certo_db *db, bool json, struct certo_err *err)
+{
+    struct certo_identity id = {0};
+    struct certo_cert_info info = {0};
+    struct certo_buf b;
+    int64_t signers = 0;
+    certo_rc rc = CERTO_EINTERNAL;
+
+    certo_buf_init(&b, 1024 * 1024);
+    rc = certo_identity_load(&id, db, NULL, err);
+    if (rc == CERTO_OK)
+        rc = certo_cert_info_get(&info, id.cert, err);
+    if (rc == CERTO_OK)
+        rc = certo_identity_signers_count(&signers, db, err);
+    if (rc != CERTO_OK)
+        goto out;
+    if (!json) {
+        print_info(&info);
+        print_chain(id.chain);
+        printf("previous identities kept as package signers: %lld\n", (long long)signers);
+        goto out;
+    }
+    rc = certo_cert_info_to_json(&b, &info);
+    if (rc == CERTO_OK && b.len > 0 && ((char *)b.data)[b.len - 1] == '}') {
+        b.len--; /* reopen the object to add the chain and the signers */
+        rc = certo_buf_append(&b, ", \"chain\": ", 11);
+        if (rc == CERTO_OK)
+            rc = chain_json(&b, id.chain, err);
+        if (rc == CERTO_OK)
+            rc = certo_buf_printf(&b, ", \"package_signers\": %lld}", (long long)signers);
+    }
+    if (rc != CERTO_OK) {
+        rc = certo_err_set(err, rc, "cli", "cannot format the certificate as JSON");
+        goto out;
+    }
+    printf("%.*s\n", (int)b.len, (const char *)b.data);
+out:
+    certo_buf_dispose(&b);
+    certo_cert_info_dispose(&info);
+    certo_identity_dispose(&id);
+    return rc;
+}
+
+/* Opens DATA/server.db of --data (or the default directory); *dir is owned by the caller. */
+static certo_rc
+open_db(struct certo_db **db, char **dir, const struct cli_args *a, struct certo_err *err)
+{
+    *dir = certo_registry_default_dir(cli_get(a, "data"));
+    return certo_identity_db_open(db, *dir, err);
+}
+
 static int
 run_show(const struct cli_cmd *cmd, struct cli_args *a)
 {
     struct certo_err err = {0};
-    struct certo_cert_info info = {0};
-    struct certo_buf b;
     struct certo_db *db = NULL;
-    char *dir = certo_registry_default_dir(cli_get(a, "data"));
-    X509 *cert = NULL;
+    char *dir = NULL;
+    certo_rc rc = open_db(&db, &dir, a, &err);
+
+    if (rc == CERTO_OK)
+        rc = print_identity(db, cli_has(a, "json"), &err);
+    certo_db_close(db);
+    certo_free(dir);
+    return rc == CERTO_OK ? 0 : cli_fail(cmd, rc, &err);
+}
+
+/* ---- server-cert csr ---- */
+
+static const struct cli_opt csr_opts[] = {
+    {"subject", 0, CLI_VALUE, "DN", "subject (default: the current certificate's)"},
+    {"san", 0, CLI_MULTI, "DNS:x|IP:y",
+     "subjectAltName, repeatable (default: the current certificate's)"},
+    {"out", 'o', CLI_VALUE, "FILE", "write the CSR (PEM) to FILE (default: standard output)"},
+    {"data", 'd', CLI_VALUE, "DIR", CLI_DATA_HELP},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static int
+run_csr(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0};
+    struct certo_names names = {0};
+    struct certo_buf pem;
+    struct certo_db *db = NULL;
+    X509_REQ *req = NULL;
+    const char *out = cli_get(a, "out");
+    char *dir = NULL;
     certo_rc rc = CERTO_EINTERNAL;
 
-    certo_buf_init(&b, 64 * 1024);
-    rc = certo_identity_db_open(&db, dir, &err);
-    if (rc != CERTO_OK)
-        goto out;
-    rc = certo_identity_load_cert(&cert, db, &err);
-    if (rc != CERTO_OK)
-        goto out;
-    rc = certo_cert_info_get(&info, cert, &err);
-    if (rc != CERTO_OK)
-        goto out;
-    if (!cli_has(a, "json")) {
-        print_info(&info);
-        goto out;
+    certo_buf_init(&pem, 64 * 1024);
+    names.subject = cli_get(a, "subject");
+    names.sans = cli_get_multi(a, "san", &names.n_sans);
+    if (names.subject != NULL && names.subject[0] == '\0') {
+        certo_buf_dispose(&pem);
+        return cli_usage_error(cmd, "--subject: empty");
     }
-    rc = certo_cert_info_to_json(&b, &info);
+    rc = open_db(&db, &dir, a, &err);
+    if (rc == CERTO_OK)
+        rc = certo_identity_csr(&req, db, dir, &names, &err);
+    if (rc == CERTO_OK)
+        rc = certo_csr_to_pem(&pem, req, &err);
+    if (rc == CERTO_OK)
+        rc = cli_write_file(out != NULL ? out : "-", pem.data, pem.len, 0644, &err);
+    X509_REQ_free(req);
+    certo_buf_dispose(&pem);
+    certo_db_close(db);
+    certo_free(dir);
+    return rc == CERTO_OK ? 0 : cli_fail(cmd, rc, &err);
+}
+
+/* ---- server-cert import ---- */
+
+static const struct cli_opt import_opts[] = {
+    {"cert", 'c', CLI_VALUE, "FILE",
+     "the CA-signed certificate (PEM or DER; may hold the chain too)"},
+    {"chain", 0, CLI_VALUE, "FILE", "the intermediate certificates, any order"},
+    {"force", 0, CLI_FLAG, NULL, "accept a certificate that is expired or not yet valid"},
+    {"data", 'd', CLI_VALUE, "DIR", CLI_DATA_HELP},
+    {"json", 0, CLI_FLAG, NULL, "print the new identity as one JSON object"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+/* Reads the certificates of 'path' into 'all' (errors name 'opt'). */
+static certo_rc
+read_certs(STACK_OF(X509) * all, const char *path, const char *opt, struct certo_err *err)
+{
+    struct certo_buf b;
+    STACK_OF(X509) *certs = NULL;
+    struct certo_err e = {0};
+    certo_rc rc = cli_read_file(&b, path, CERTO_PEM_MAX, opt, err);
+
+    if (rc != CERTO_OK)
+        goto out;
+    rc = certo_cert_parse_all(&certs, b.data, b.len, &e);
     if (rc != CERTO_OK) {
-        rc = certo_err_set(&err, rc, "cli", "cannot format the certificate as JSON");
+        rc = certo_err_set(err, rc, "cli", "%s %s: %s", opt, path, e.msg);
         goto out;
     }
-    printf("%s\n", (const char *)b.data);
+    while (sk_X509_num(certs) > 0) {
+        X509 *c = sk_X509_shift(certs);
+        if (sk_X509_push(all, c) == 0) {
+            certo_cert_free(c);
+            rc = certo_err_set(err, CERTO_ENOMEM, "cli", "out of memory");
+            goto out;
+        }
+    }
 out:
+    certo_certs_free(certs);
     certo_buf_dispose(&b);
-    certo_cert_info_dispose(&info);
-    certo_cert_free(cert);
+    return rc;
+}
+
+static int
+run_import(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0}, e = {0};
+    struct certo_db *db = NULL;
+    STACK_OF(X509) *certs = NULL;
+    const char *cert = cli_get(a, "cert"), *chain = cli_get(a, "chain");
+    char *dir = NULL;
+    certo_rc rc = CERTO_EINTERNAL;
+
+    if (cert == NULL)
+        return cli_usage_error(cmd, "missing --cert FILE (the CA-signed certificate)");
+    certs = sk_X509_new_null();
+    if (certs == NULL) {
+        rc = certo_err_set(&err, CERTO_ENOMEM, "cli", "out of memory");
+        goto out;
+    }
+    rc = read_certs(certs, cert, "--cert", &err);
+    if (rc == CERTO_OK && chain != NULL)
+        rc = read_certs(certs, chain, "--chain", &err);
+    if (rc == CERTO_OK)
+        rc = open_db(&db, &dir, a, &err);
+    if (rc != CERTO_OK)
+        goto out;
+    rc = certo_identity_import_cert(db, certs, cli_has(a, "force"), certo_clock_now(), &e);
+    if (rc == CERTO_EINVAL)
+        rc = certo_err_set(&err, rc, "cli", "--cert %s: %s%s", cert, e.msg,
+                           strstr(e.msg, "valid") != NULL || strstr(e.msg, "expired") != NULL
+                               ? " (--force to import it anyway)"
+                               : "");
+    else if (rc != CERTO_OK)
+        err = e;
+    if (rc == CERTO_OK)
+        rc = print_identity(db, cli_has(a, "json"), &err);
+out:
+    certo_certs_free(certs);
+    certo_db_close(db);
+    certo_free(dir);
+    return rc == CERTO_OK ? 0 : cli_fail(cmd, rc, &err);
+}
+
+/* ---- server-cert export-db / import-db ---- */
+
+static const struct cli_opt export_opts[] = {
+    {"out", 'o', CLI_VALUE, "FILE", "the PKCS#12 file to write (mode 0600)"},
+    CLI_SECRET_OPTS("password", "password of the file"),
+    {"data", 'd', CLI_VALUE, "DIR", CLI_DATA_HELP},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static const struct cli_opt import_db_opts[] = {
+    {"in", 'i', CLI_VALUE, "FILE", "the PKCS#12 file (key, certificate, chain)"},
+    CLI_SECRET_OPTS("password", "password of the file"),
+    {"replace", 0, CLI_FLAG, NULL, "replace a self-signed identity"},
+    {"data", 'd', CLI_VALUE, "DIR", CLI_DATA_HELP},
+    {"json", 0, CLI_FLAG, NULL, "print the new identity as one JSON object"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+/* The password of export-db / import-db: given, read, not empty. */
+static certo_rc
+get_password(struct certo_secret **pass, const struct cli_cmd *cmd, const struct cli_args *a,
+             bool confirm, struct certo_err *err)
+{
+    certo_rc rc;
+
+    if (cli_has(a, "password"))
+        fprintf(stderr,
+                "certo %s: warning: --password on the command line can be seen by other users "
+                "of this host; prefer --password-file, --password-env or the prompt\n",
+                cmd->name);
+    rc = cli_secret(pass, a, "password", "Password: ", confirm, err);
+    if (rc != CERTO_OK)
+        return rc;
+    if (*pass == NULL)
+        return certo_err_set(err, CERTO_EINVAL, "cli",
+                             "missing --password-file, --password-env or --password (no "
+                             "terminal to ask on)");
+    if (certo_secret_len(*pass) == 0)
+        return certo_err_set(err, CERTO_EINVAL, "cli",
+                             "--password: an empty password is not "
+                             "allowed");
+    return CERTO_OK;
+}
+
+static int
+run_export_db(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0};
+    struct certo_secret *pass = NULL;
+    struct certo_db *db = NULL;
+    struct certo_buf p12;
+    const struct certo_file_as as = {.mode = 0600, .uid = getuid(), .gid = getgid()};
+    const char *out = cli_get(a, "out");
+    char *dir = NULL;
+    certo_rc rc = CERTO_EINTERNAL;
+
+    if (out == NULL)
+        return cli_usage_error(cmd, "missing --out FILE");
+    certo_buf_init(&p12, CERTO_KEYSTORE_MAX);
+    rc = get_password(&pass, cmd, a, true, &err);
+    if (rc == CERTO_OK)
+        rc = open_db(&db, &dir, a, &err);
+    if (rc == CERTO_OK)
+        rc = certo_identity_export(&p12, db, dir, pass, &err);
+    if (rc != CERTO_OK)
+        goto out;
+    if (strcmp(out, "-") == 0) {
+        rc = cli_write_file(out, p12.data, p12.len, 0600, &err);
+        goto out;
+    }
+    rc = certo_file_replace_as(out, p12.data, p12.len, &as);
+    if (rc != CERTO_OK)
+        rc = certo_err_sys(&err, rc, "cli", "--out %s: cannot write", out);
+out:
+    certo_buf_dispose(&p12);
+    certo_secret_free(pass);
+    certo_db_close(db);
+    certo_free(dir);
+    return rc == CERTO_OK ? 0 : cli_fail(cmd, rc, &err);
+}
+
+static int
+run_import_db(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0}, e = {0};
+    struct certo_secret *pass = NULL;
+    struct certo_db *db = NULL;
+    struct certo_buf p12;
+    const char *in = cli_get(a, "in");
+    char *dir = NULL;
+    certo_rc rc = CERTO_EINTERNAL;
+
+    if (in == NULL)
+        return cli_usage_error(cmd, "missing --in FILE");
+    rc = cli_read_file(&p12, in, CERTO_KEYSTORE_MAX, "--in", &err);
+    if (rc == CERTO_OK)
+        rc = get_password(&pass, cmd, a, false, &err);
+    if (rc == CERTO_OK)
+        rc = open_db(&db, &dir, a, &err);
+    if (rc != CERTO_OK)
+        goto out;
+    rc = certo_identity_import_p12(db, dir, p12.data, p12.len, pass, cli_has(a, "replace"), &e);
+    if (rc == CERTO_EEXIST)
+        err = e;
+    else if (rc != CERTO_OK)
+        rc = certo_err_set(&err, rc, "cli", "--in %s: %s", in, e.msg);
+    if (rc == CERTO_OK)
+        rc = print_identity(db, cli_has(a, "json"), &err);
+out:
+    certo_buf_dispose(&p12);
+    certo_secret_free(pass);
+    certo_db_close(db);
+    certo_free(dir);
+    return rc == CERTO_OK ? 0 : cli_fail(cmd, rc, &err);
+}
+
+/* ---- server-cert rotate ---- */
+
+static int
+run_rotate(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0};
+    struct certo_db *db = NULL;
+    char *dir = NULL;
+    certo_rc rc = open_db(&db, &dir, a, &err);
+
+    if (rc == CERTO_OK)
+        rc = certo_identity_rotate(db, dir, NULL, &err);
+    if (rc == CERTO_OK)
+        rc = print_identity(db, cli_has(a, "json"), &err);
     certo_db_close(db);
     certo_free(dir);
     return rc == CERTO_OK ? 0 : cli_fail(cmd, rc, &err);
@@ -121,7 +457,22 @@ out:
 
 const struct cli_cmd cli_server_cert_cmds[] = {
     {"server-cert show", "[--data DIR] [--json]",
-     "show the server identity certificate (subject, SANs, validity, SHA-256)", show_opts, 0, 0,
-     run_show, NULL},
+     "show the server identity certificate (subject, SANs, validity, SHA-256, chain)", show_opts, 0,
+     0, run_show, NULL},
+    {"server-cert csr", "[--subject DN] [--san DNS:x|IP:y ...] [--out FILE] [--data DIR]",
+     "a certificate signing request for the identity's key", csr_opts, 0, 0, run_csr, NULL},
+    {"server-cert import", "--cert FILE [--chain FILE] [--force] [--data DIR] [--json]",
+     "import the CA-signed certificate of the identity's key (and its chain)", import_opts, 0, 0,
+     run_import, NULL},
+    {"server-cert export-db", "--out FILE [--password-file FILE|--password-env VAR] [--data DIR]",
+     "export the identity (key, certificate, chain) as a password-protected PKCS#12", export_opts,
+     0, 0, run_export_db, NULL},
+    {"server-cert import-db",
+     "--in FILE [--password-file FILE|--password-env VAR] [--replace] [--data DIR] [--json]",
+     "make the key entry of a PKCS#12 file the identity", import_db_opts, 0, 0, run_import_db,
+     NULL},
+    {"server-cert rotate", "[--data DIR] [--json]",
+     "a new key and self-signed certificate; the old one is kept as a package signer", show_opts, 0,
+     0, run_rotate, NULL},
     {NULL, NULL, NULL, NULL, 0, 0, NULL, NULL},
 };

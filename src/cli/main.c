@@ -27,7 +27,8 @@ static const struct group groups[] = {
     {"discover", "network scans of TLS services: scan, list, show, remove", cli_discover_cmds},
     {"store", "credential stores for endpoint credentials: add, list, remove", cli_store_cmds},
     {"server", "the orchestrator server (HTTPS REST API at /vco/api)", cli_server_cmds},
-    {"server-cert", "the server's identity certificate: show", cli_server_cert_cmds},
+    {"server-cert", "the server's identity: show, csr, import, export-db, import-db, rotate",
+     cli_server_cert_cmds},
 };
 
 static void

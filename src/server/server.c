@@ -202,7 +202,7 @@ parse_listen(struct server *s, const char *listen, struct certo_err *err)
 /* ---- TLS ---- */
 
 static certo_rc
-make_ctx(SSL_CTX **out, X509 *cert, EVP_PKEY *key, struct certo_err *err)
+make_ctx(SSL_CTX **out, const struct certo_identity *id, struct certo_err *err)
 {
     SSL_CTX *ctx = NULL;
     certo_rc rc = CERTO_EINTERNAL;
@@ -215,10 +215,17 @@ make_ctx(SSL_CTX **out, X509 *cert, EVP_PKEY *key, struct certo_err *err)
     }
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-        SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
+        SSL_CTX_use_certificate(ctx, id->cert) != 1 || SSL_CTX_use_PrivateKey(ctx, id->key) != 1 ||
         SSL_CTX_check_private_key(ctx) != 1) {
         rc = certo_err_ossl(err, CERTO_ECRYPTO, WHERE, "cannot use the server identity for TLS");
         goto out;
+    }
+    /* The stored chain (issuer first) is sent after the certificate. */
+    for (int i = 0; id->chain != NULL && i < sk_X509_num(id->chain); i++) {
+        if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(id->chain, i)) != 1) {
+            rc = certo_err_ossl(err, CERTO_ECRYPTO, WHERE, "cannot use the identity's chain");
+            goto out;
+        }
     }
     *out = ctx;
     ctx = NULL;
@@ -232,19 +239,18 @@ out:
 static certo_rc
 load_ctx(struct server *s, char fp[96], struct certo_err *err)
 {
-    X509 *cert = NULL;
-    EVP_PKEY *key = NULL;
+    struct certo_identity id = {0};
     SSL_CTX *ctx = NULL;
     bool created = false;
     certo_rc rc = CERTO_EINTERNAL;
 
-    rc = certo_identity_ensure(&cert, &key, &created, s->db, s->dir, s->host, err);
+    rc = certo_identity_ensure(&id, &created, s->db, s->dir, s->host, err);
     if (rc != CERTO_OK)
         goto out;
-    rc = certo_cert_fingerprint(fp, cert, err);
+    rc = certo_cert_fingerprint(fp, id.cert, err);
     if (rc != CERTO_OK)
         goto out;
-    rc = make_ctx(&ctx, cert, key, err);
+    rc = make_ctx(&ctx, &id, err);
     if (rc != CERTO_OK)
         goto out;
     if (created)
@@ -254,8 +260,7 @@ load_ctx(struct server *s, char fp[96], struct certo_err *err)
     ctx = NULL;
 out:
     SSL_CTX_free(ctx);
-    certo_cert_free(cert);
-    EVP_PKEY_free(key);
+    certo_identity_dispose(&id);
     return rc;
 }
 
