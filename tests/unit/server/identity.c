@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "certo/clock.h"
 #include "certo/cert.h"
 #include "certo/csr.h"
 #include "certo/server.h"
@@ -120,19 +121,21 @@ test_server_identity__import_cert_keeps_the_chain(void **state)
     char before[96], after[96], leaf_fp[96];
 
     fingerprint_of(before, f->db);
-    assert_int_equal(certo_identity_import_cert(f->db, other, false, time(NULL), &err),
+    assert_int_equal(certo_identity_import_cert(f->db, other, false, certo_clock_now(), &err),
                      CERTO_EINVAL);
     fingerprint_of(after, f->db);
     assert_string_equal(before, after);
     /* ten years on the certificate has expired; --force takes it anyway */
     err = (struct certo_err){0};
     assert_int_equal(
-        certo_identity_import_cert(f->db, bundle, false, time(NULL) + 3650L * 86400, &err),
+        certo_identity_import_cert(f->db, bundle, false, certo_clock_now() + 3650L * 86400, &err),
         CERTO_EINVAL);
     assert_non_null(strstr(err.msg, "expired"));
     fingerprint_of(after, f->db);
     assert_string_equal(before, after);
-    assert_int_equal(certo_identity_import_cert(f->db, bundle, false, time(NULL), &err), CERTO_OK);
+    err = (struct certo_err){0};
+    assert_int_equal(certo_identity_import_cert(f->db, bundle, false, certo_clock_now(), &err),
+                     CERTO_OK);
     assert_int_equal(certo_identity_load(&id, f->db, f->dir, &err), CERTO_OK);
     assert_int_equal(sk_X509_num(id.chain), 1); /* the root is left out */
     assert_int_equal(certo_cert_fingerprint(leaf_fp, sk_X509_value(bundle, 1), &err), CERTO_OK);
@@ -158,7 +161,8 @@ test_server_identity__p12_round_trip_and_self_signed_rule(void **state)
     int64_t n = -1;
     bool created = false;
 
-    assert_int_equal(certo_identity_import_cert(f->db, bundle, false, time(NULL), &err), CERTO_OK);
+    assert_int_equal(certo_identity_import_cert(f->db, bundle, false, certo_clock_now(), &err),
+                     CERTO_OK);
     certo_buf_init(&p12, 1024 * 1024);
     assert_int_equal(certo_identity_export(&p12, f->db, f->dir, empty, &err), CERTO_EINVAL);
     assert_int_equal(certo_identity_export(&p12, f->db, f->dir, pw, &err), CERTO_OK);
