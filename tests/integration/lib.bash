@@ -3,7 +3,7 @@
 # $F (fixtures), pw files, and expect_* helpers that fail the script with a message.
 set -euo pipefail
 # A command that fails outside the expect_* helpers ends the script: say which one.
-trap 'echo "FAIL: line $LINENO of $(basename "$0"): \"$BASH_COMMAND\" exited $?" >&2' ERR
+trap 'echo "FAIL: line $LINENO of ${0##*/}: \"$BASH_COMMAND\" exited $?" >&2' ERR
 : "${CERTO:?CERTO must point to the certo binary}"
 : "${CERTO_FIXTURES:?CERTO_FIXTURES must point to tests/fixtures}"
 F=$CERTO_FIXTURES
