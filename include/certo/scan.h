@@ -8,9 +8,12 @@
  * per extra SNI name. Thousands of connections are in flight at once; a closed port or a
  * silent host costs one socket until its RST or its deadline. Memory is bounded: targets
  * are expanded lazily, one connection holds at most one SSL object and its chain.
- * Threading: specifications are immutable after parsing (any thread may read them); a scan
- * runs on the calling thread, which also runs the callbacks; scans in different threads
- * share nothing.
+ * Threading: specifications are immutable after parsing (any thread may read them). A scan
+ * runs its probes on o->threads workers (see struct certo_scan_opts): with one, on the
+ * calling thread, which also runs the callbacks; with more, on threads of its own that it
+ * starts and joins before certo_scan_run returns, the callbacks being serialised (never two
+ * at once) and progress reported from the calling thread. Scans in different threads share
+ * nothing.
  */
 #ifndef CERTO_SCAN_H
 #define CERTO_SCAN_H
@@ -31,6 +34,8 @@
 /** Largest "@FILE" of targets, in bytes. */
 #define CERTO_SCAN_FILE_MAX (4u * 1024 * 1024)
 #define CERTO_SCAN_SNI_MAX  256 /* extra SNI names */
+/** Most workers (threads) a scan runs. */
+#define CERTO_SCAN_THREADS_MAX 8
 
 /* ---- specifications ---- */
 
@@ -151,11 +156,24 @@ struct certo_scan_opts {
      * (X509_STORE_load_path) costs file look-ups on every chain. */
     X509_STORE *trust;
     bool report_closed; /* also report CLOSED and SILENT probes */
-    /* Called for each result in completion order, on the scanning thread; a non-zero
-     * return stops the scan. */
+    /* Workers: each one an event loop on a thread of its own with an equal share of the
+     * slots (concurrency), of the rate and of the probes (worker i of n runs probes i,
+     * i + n, i + 2n, ... of the targets x ports walk, and the extra SNI probes of the TLS
+     * ports it found). 0: the number of online CPUs. At most CERTO_SCAN_THREADS_MAX, the
+     * slots and the probes, and with a rate limit one per 20 connections a second. 1: one
+     * loop, on the calling thread. The TLS client context is shared, and so is o->trust
+     * (libssl locks it). */
+    unsigned threads;
+    /* Called for each result in completion order. With one worker on the calling thread;
+     * with more on the worker's thread, under a lock: never two calls at once (nor at once
+     * with on_progress), and none after a call asked to stop. 'arg' needs no lock of its
+     * own. A non-zero return stops the scan: every worker leaves its loop at once, closing
+     * what is in flight. */
     int (*on_result)(void *arg, const struct certo_scan_result *r);
-    /* Called about ten times a second while scanning, and once at the end (its return
-     * value is then ignored); a non-zero return stops the scan. NULL ok. */
+    /* Called about ten times a second while scanning, from the calling thread (with more
+     * than one worker under the same lock as on_result), with the counts of every worker
+     * merged, and once at the end (its return value is then ignored); a non-zero return
+     * stops the scan. NULL ok. */
     int (*on_progress)(void *arg, const struct certo_scan_stats *s, uint64_t total);
     void *arg;
 };
@@ -165,7 +183,9 @@ struct certo_scan_opts {
  * address is scanned and the name is the default SNI). An unresolved name is counted in
  * stats->unresolved, reported once as CLOSED (port 0, address "") with detail "does not
  * resolve" when report_closed, and skipped. With o->trust NULL, 'verify' is -1 in every
- * result. Never raises SIGPIPE. Blocks until the scan is over.
+ * result. Never raises SIGPIPE. Blocks until the scan is over; the threads it starts block
+ * the signals sent to the process (not those of faults), so that a handler runs on one of
+ * the caller's threads.
  * @return CERTO_OK when every probe ran, whatever it found; CERTO_ECONFLICT when
  *         on_result or on_progress asked to stop; CERTO_EINVAL (an o->sni entry is not a host name,
  * or more than CERTO_SCAN_SNI_MAX); CERTO_ENET / CERTO_EINTERNAL / CERTO_ECRYPTO when the engine

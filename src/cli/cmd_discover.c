@@ -37,6 +37,9 @@ static const struct cli_opt scan_opts[] = {
     {"sni", 0, CLI_VALUE, "FILE",
      "a file of host names, one per line: each TLS port is also asked for each name (SNI)"},
     {"concurrency", 0, CLI_VALUE, "N", "connections in flight (1-65536, default 512)"},
+    {"threads", 0, CLI_VALUE, "N",
+     "threads running the probes, each with its share of the connections (1-8, default: one "
+     "per CPU, at most 8)"},
     {"timeout", 0, CLI_VALUE, "MS",
      "deadline per connection: connect, handshake and chain (1-600000, default 3000)"},
     {"rate", 0, CLI_VALUE, "N/s", "new connections per second at most (default: no limit)"},
@@ -593,7 +596,7 @@ run_scan(const struct cli_cmd *cmd, struct cli_args *a)
     struct certo_err err = {0};
     X509_STORE *trust = NULL;
     char **sni = NULL, *sni_text = NULL;
-    int conc = 0, timeout = 0, max = 0;
+    int conc = 0, threads = 0, timeout = 0, max = 0;
     uint64_t total = 0;
     struct sigaction sa = {0}, old_int, old_term;
     certo_rc rc = CERTO_OK;
@@ -608,6 +611,8 @@ run_scan(const struct cli_cmd *cmd, struct cli_args *a)
     s.fmt = cli_has(a, "json") ? OUT_JSON : cli_has(a, "csv") ? OUT_CSV : OUT_TABLE;
     s.all = cli_has(a, "all");
     rc = cli_int(&conc, a, "concurrency", 512, 1, 65536, &err);
+    if (rc == CERTO_OK)
+        rc = cli_int(&threads, a, "threads", 0, 1, CERTO_SCAN_THREADS_MAX, &err);
     if (rc == CERTO_OK)
         rc = cli_int(&timeout, a, "timeout", 3000, 1, 600000, &err);
     if (rc == CERTO_OK)
@@ -648,6 +653,7 @@ run_scan(const struct cli_cmd *cmd, struct cli_args *a)
     s.progress = !cli_has(a, "quiet") && isatty(STDERR_FILENO);
     certo_buf_init(&s.json, JSON_MAX);
     o.concurrency = (unsigned)conc;
+    o.threads = (unsigned)threads;
     o.timeout_ms = (unsigned)timeout;
     o.sni = (const char *const *)sni;
     o.trust = trust;

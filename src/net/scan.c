@@ -3,10 +3,14 @@
  * Network scans (net layer). The specifications: ranges are kept as a first address and
  * a count, never expanded, and every count is checked against the caller's ceiling before
  * it is added, so nothing overflows; every error names the item (and its file and line).
- * The engine: one libevent loop, a fixed pool of connection slots, targets x ports walked
- * by index, non-blocking sockets and OpenSSL. No SSL object exists before a TCP connect
- * completed, so a closed port or a silent host costs a socket and a timer. Never sends
- * application data; blocks only to resolve host names, before the first connect.
+ * The engine: one or more workers, each a libevent loop with a fixed pool of connection
+ * slots walking its share of targets x ports by index (worker i of n takes the probes
+ * i, i + n, i + 2n, ...), non-blocking sockets and OpenSSL. No SSL object exists before a
+ * TCP connect completed, so a closed port or a silent host costs a socket and a timer.
+ * Never sends application data; blocks only to resolve host names, before the first
+ * connect. With one worker it runs on the calling thread; with more, each runs on a
+ * thread of its own, they share the SSL_CTX and nothing else that they write, the
+ * callbacks are serialised by the hub's lock, and the calling thread reports progress.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,10 +18,13 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -641,21 +648,62 @@ struct cursor {
     size_t port;
 };
 
-struct scan {
+/* Counts of one worker: written by its thread only, read by the hub's progress reports
+ * (atomics: a report may be a probe behind, never torn; a probe is counted in 'probes'
+ * before its outcome, and read after it, so that open + closed + silent <= probes). */
+struct counts {
+    _Atomic uint64_t targets, probes, open, closed, silent, tls, http, other;
+};
+
+struct scan;
+
+/* What the workers share. Set up before they start and read-only while they run, but for
+ * 'stop' (atomic) and what 'lock' guards. */
+struct hub {
     const struct certo_scan_targets *t;
     const struct certo_scan_ports *p;
     const struct certo_scan_opts *o;
-    struct certo_scan_stats *st;
-    struct certo_err *err;
+    struct certo_scan_stats *st; /* borrowed: the caller's; merged into by the hub only */
+    SSL_CTX *ctx;                /* owned: one for every connection of every worker */
+    BIO_METHOD *biom;            /* borrowed: the process's one (biom_init) */
+    struct resolved *res;        /* owned: one per host name (t->nnames) */
+    char **sni;                  /* owned copies of o->sni */
+    size_t nsni;
+    struct scan *w; /* owned: 'nw' workers */
+    unsigned nw;
+    uint64_t total;   /* probes to run: resolved targets x ports */
+    int64_t start_us; /* start of the run */
+    atomic_bool stop; /* on_result or on_progress asked to stop, or a worker failed */
+    /* With more than one worker: serialises on_result and on_progress, and guards 'rc',
+     * 'failed' and 'running'; 'cv' tells the calling thread that a worker ended. */
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    bool locks; /* 'lock' and 'cv' were initialised */
+    unsigned running;
+    certo_rc rc;     /* CERTO_OK, CERTO_ECONFLICT or the first failure of a worker */
+    unsigned failed; /* the worker whose failure 'rc' is */
+};
+
+/* One worker: an event loop, its slots and its share of the probes. */
+struct scan {
+    struct hub *h;
+    const struct certo_scan_targets *t; /* h->t, h->p, h->o, h->sni, h->res: borrowed */
+    const struct certo_scan_ports *p;
+    const struct certo_scan_opts *o;
+    char **sni;
+    size_t nsni;
+    struct resolved *res;
+    struct certo_err *err;         /* the caller's (one worker), else 'own_err' */
+    struct certo_err own_err;      /* this worker's failure, with more than one */
+    unsigned idx;                  /* this worker's index, 0 to h->nw - 1 */
+    pthread_t tid;                 /* valid when 'started' */
+    bool started;                  /* its thread runs (more than one worker) */
     struct event_base *base;       /* owned */
     const struct timeval *tmo;     /* the per-connection deadline, a common timeout */
-    struct event *tick, *progress; /* owned: the rate limit's refill, on_progress */
-    SSL_CTX *ctx;                  /* owned: one for every connection */
-    BIO_METHOD *biom;              /* borrowed: the process's one (biom_init) */
-    struct resolved *res;          /* owned: one per host name (t->nnames) */
-    char **sni;                    /* owned copies of o->sni */
-    size_t nsni;
-    struct conn *conns; /* owned pool */
+    struct event *tick, *progress; /* owned: the rate limit's refill, on_progress (one worker) */
+    struct event *wake;            /* owned: 'wfd' readable: the hub asks to stop */
+    int wfd;                       /* owned: an eventfd, -1 with one worker */
+    struct conn *conns;            /* owned pool */
     unsigned nconns;
     struct conn **idle; /* stack of C_IDLE slots */
     unsigned nidle;
@@ -663,15 +711,14 @@ struct scan {
     unsigned ncont;
     unsigned active; /* slots with a socket */
     struct cursor cur;
-    uint64_t total;    /* probes to run: resolved targets x ports */
+    struct counts n;
+    unsigned rate;     /* this worker's share of o->rate; 0: no limit */
     double tokens;     /* rate limit: connections that may start now */
     int64_t refill_us; /* last refill */
-    int64_t start_us;  /* start of the run */
     bool in_fill;      /* fill() is running: a slot that frees up does not recurse */
     bool walked;       /* the cursor is at the end */
     bool done;         /* nothing left to run, or stopping */
-    bool stopping;     /* on_result asked to stop, or the engine failed */
-    certo_rc rc;       /* CERTO_OK, CERTO_ECONFLICT or the engine's failure */
+    bool stopping;     /* this worker stops: on_result asked, it failed, or the hub said so */
 };
 
 static int64_t
@@ -710,6 +757,138 @@ errno_text(int e)
 }
 
 static void fill(struct scan *s);
+static void check_done(struct scan *s);
+
+/* ---- workers and the hub ---- */
+
+/* Adds to a counter of this worker (its only writer): no read-modify-write needed. */
+static void
+bump(_Atomic uint64_t *c, uint64_t by)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + by,
+                          memory_order_release);
+}
+
+static uint64_t
+count(_Atomic uint64_t *c)
+{
+    return atomic_load_explicit(c, memory_order_acquire);
+}
+
+static void
+hub_lock(struct hub *h)
+{
+    if (h->nw > 1)
+        pthread_mutex_lock(&h->lock);
+}
+
+static void
+hub_unlock(struct hub *h)
+{
+    if (h->nw > 1)
+        pthread_mutex_unlock(&h->lock);
+}
+
+/* Ends the scan for every worker, 'rc' saying why (the first reason is kept); wakes the
+ * workers that wait for their sockets. The caller holds the hub's lock. */
+static void
+hub_stop(struct hub *h, certo_rc rc, unsigned from)
+{
+    uint64_t one = 1;
+
+    if (h->rc == CERTO_OK) {
+        h->rc = rc;
+        h->failed = from;
+    }
+    atomic_store(&h->stop, true);
+    for (unsigned i = 0; i < h->nw; i++) {
+        if (h->w[i].wfd >= 0 && write(h->w[i].wfd, &one, sizeof(one)) < 0)
+            continue;
+    }
+}
+
+/* This worker stops, and with it the scan: 'rc' is CERTO_ECONFLICT or its failure. */
+static void
+halt(struct scan *s, certo_rc rc)
+{
+    s->stopping = true;
+    hub_lock(s->h);
+    hub_stop(s->h, rc, s->idx);
+    hub_unlock(s->h);
+}
+
+/* True once this worker is to stop, also when another one stopped the scan. */
+static bool
+halted(struct scan *s)
+{
+    if (!s->stopping && atomic_load_explicit(&s->h->stop, memory_order_relaxed))
+        s->stopping = true;
+    return s->stopping;
+}
+
+/* The hub's stop flag was raised (its eventfd is readable): leave the loop. */
+static void
+on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    struct scan *s = arg;
+    uint64_t v;
+
+    CERTO_UNUSED(what);
+    if (read(fd, &v, sizeof(v)) < 0)
+        v = 0;
+    if (halted(s))
+        check_done(s);
+}
+
+/* Sums the workers' counts into the caller's stats (the other fields are left alone). */
+static void
+merge(struct hub *h)
+{
+    struct certo_scan_stats *st = h->st;
+
+    st->targets = st->probes = st->open = st->closed = st->silent = 0;
+    st->tls = st->http = st->other = 0;
+    for (unsigned i = 0; i < h->nw; i++) {
+        struct counts *n = &h->w[i].n;
+        /* Outcomes first, then the probes that had them. */
+        st->open += count(&n->open);
+        st->closed += count(&n->closed);
+        st->silent += count(&n->silent);
+        st->tls += count(&n->tls);
+        st->http += count(&n->http);
+        st->other += count(&n->other);
+        st->probes += count(&n->probes);
+        st->targets += count(&n->targets);
+    }
+    st->elapsed_ms = (now_us() - h->start_us) / 1000;
+}
+
+/* Calls on_progress with the merged stats; the caller holds the hub's lock. True: stop. */
+static bool
+progress_report(struct hub *h)
+{
+    merge(h);
+    return h->o->on_progress(h->o->arg, h->st, h->total) != 0;
+}
+
+/* Hands a result to on_result: directly with one worker, under the hub's lock with more
+ * (never two callbacks at once, and none after the scan was stopped). */
+static void
+deliver(struct scan *s, const struct certo_scan_result *r)
+{
+    struct hub *h = s->h;
+
+    if (s->o->on_result == NULL || halted(s))
+        return;
+    hub_lock(h);
+    if (atomic_load_explicit(&h->stop, memory_order_relaxed)) {
+        s->stopping = true;
+    } else if (s->o->on_result(s->o->arg, r) != 0) {
+        s->stopping = true;
+        hub_stop(h, CERTO_ECONFLICT, s->idx);
+    }
+    hub_unlock(h);
+}
 
 /* ---- the BIO between OpenSSL and a slot's socket ----
  * Reads are refused while the slot is in C_HELLO: OpenSSL writes its ClientHello, then
@@ -792,19 +971,19 @@ report(struct conn *c, struct certo_scan_result *r)
 
     switch (r->kind) {
     case CERTO_SCAN_CLOSED:
-        s->st->closed += first;
+        bump(&s->n.closed, first);
         break;
     case CERTO_SCAN_SILENT:
-        s->st->silent += first;
+        bump(&s->n.silent, first);
         break;
     case CERTO_SCAN_TLS:
-        s->st->tls++;
+        bump(&s->n.tls, 1);
         break;
     case CERTO_SCAN_HTTP:
-        s->st->http++;
+        bump(&s->n.http, 1);
         break;
     case CERTO_SCAN_OTHER:
-        s->st->other++;
+        bump(&s->n.other, 1);
         break;
     }
     if ((r->kind == CERTO_SCAN_CLOSED || r->kind == CERTO_SCAN_SILENT) && !s->o->report_closed)
@@ -818,10 +997,7 @@ report(struct conn *c, struct certo_scan_result *r)
     r->port = ntohs(c->addr.sa.sa_family == AF_INET ? c->addr.in.sin_port : c->addr.in6.sin6_port);
     r->sni = c->sni;
     r->elapsed_us = now_us() - c->start_us;
-    if (s->o->on_result != NULL && !s->stopping && s->o->on_result(s->o->arg, r) != 0) {
-        s->stopping = true;
-        s->rc = CERTO_ECONFLICT;
-    }
+    deliver(s, r);
 }
 
 /* Moves to the next extra SNI name not already sent as the target's own. */
@@ -1023,10 +1199,10 @@ connected(struct conn *c)
     BIO *b;
 
     if (c->sni_next < 0)
-        s->st->open++;
+        bump(&s->n.open, 1);
     c->state = C_HELLO;
-    c->ssl = SSL_new(s->ctx);
-    b = c->ssl != NULL ? BIO_new(s->biom) : NULL;
+    c->ssl = SSL_new(s->h->ctx);
+    b = c->ssl != NULL ? BIO_new(s->h->biom) : NULL;
     if (b == NULL) {
         tls_failed(c, SSL_ERROR_SSL);
         return;
@@ -1143,6 +1319,20 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* Moves the cursor past names that did not resolve; false at the end of the walk. */
+static bool
+cursor_valid(struct scan *s)
+{
+    const struct certo_scan_targets *t = s->t;
+
+    for (; s->cur.item < t->n; s->cur.item++, s->cur.off = 0) {
+        const struct tgt *it = &t->v[s->cur.item];
+        if (it->kind != TGT_NAME || s->res[it->ni].len != 0)
+            return true;
+    }
+    return false;
+}
+
 /* Fills the slot with the probe at the cursor; false at the end of the walk. */
 static bool
 cursor_peek(struct scan *s, struct conn *c)
@@ -1150,7 +1340,7 @@ cursor_peek(struct scan *s, struct conn *c)
     const struct certo_scan_targets *t = s->t;
     uint16_t port = htons(s->p->v[s->cur.port]);
 
-    for (; s->cur.item < t->n; s->cur.item++, s->cur.off = 0) {
+    if (cursor_valid(s)) {
         const struct tgt *it = &t->v[s->cur.item];
         memset(&c->addr, 0, sizeof(c->addr));
         c->name = NULL;
@@ -1172,8 +1362,6 @@ cursor_peek(struct scan *s, struct conn *c)
             c->addrlen = sizeof(c->addr.in6);
         } else {
             const struct resolved *r = &s->res[it->ni];
-            if (r->len == 0)
-                continue;
             c->addr = r->sa;
             c->addrlen = r->len;
             if (c->addr.sa.sa_family == AF_INET)
@@ -1199,6 +1387,14 @@ cursor_advance(struct scan *s)
     s->cur.item++;
 }
 
+/* Passes over 'k' probes: those of the other workers. */
+static void
+cursor_skip(struct scan *s, unsigned k)
+{
+    for (unsigned i = 0; i < k && cursor_valid(s); i++)
+        cursor_advance(s);
+}
+
 static void
 check_done(struct scan *s)
 {
@@ -1215,10 +1411,10 @@ fill(struct scan *s)
     if (s->in_fill)
         return;
     s->in_fill = true;
-    while (!s->stopping) {
+    while (!halted(s)) {
         struct conn *c;
         bool first = false;
-        if (s->o->rate != 0 && s->tokens < 1.0)
+        if (s->rate != 0 && s->tokens < 1.0)
             break;
         if (s->ncont > 0) {
             c = s->cont[s->ncont - 1];
@@ -1240,21 +1436,20 @@ fill(struct scan *s)
         if (c->fd < 0 && (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM)) {
             /* Out of descriptors: retry when a connection closes; with none open, the
              * scan cannot go on. */
-            if (s->active == 0) {
-                s->rc = certo_err_sys(s->err, CERTO_ENET, WHERE, "cannot open a socket");
-                s->stopping = true;
-            }
+            if (s->active == 0)
+                halt(s, certo_err_sys(s->err, CERTO_ENET, WHERE, "cannot open a socket"));
             break;
         }
         if (first) {
             s->nidle--;
-            s->st->targets += s->cur.port == 0;
-            s->st->probes++;
+            bump(&s->n.targets, s->cur.port == 0);
+            bump(&s->n.probes, 1);
             cursor_advance(s);
+            cursor_skip(s, s->h->nw - 1);
         } else {
             s->ncont--;
         }
-        if (s->o->rate != 0)
+        if (s->rate != 0)
             s->tokens -= 1.0;
         s->active++;
         c->start_us = now_us();
@@ -1283,11 +1478,11 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     struct scan *s = arg;
     int64_t now = now_us();
     /* A burst of at most 50 ms worth of connections, at least one. */
-    double cap = s->o->rate / 20.0 < 1.0 ? 1.0 : s->o->rate / 20.0;
+    double cap = s->rate / 20.0 < 1.0 ? 1.0 : s->rate / 20.0;
 
     CERTO_UNUSED(fd);
     CERTO_UNUSED(what);
-    s->tokens += (double)s->o->rate * (double)(now - s->refill_us) / 1e6;
+    s->tokens += (double)s->rate * (double)(now - s->refill_us) / 1e6;
     if (s->tokens > cap)
         s->tokens = cap;
     s->refill_us = now;
@@ -1301,10 +1496,8 @@ on_progress(evutil_socket_t fd, short what, void *arg)
 
     CERTO_UNUSED(fd);
     CERTO_UNUSED(what);
-    s->st->elapsed_ms = (now_us() - s->start_us) / 1000;
-    if (s->o->on_progress(s->o->arg, s->st, s->total) != 0 && !s->stopping) {
-        s->stopping = true;
-        s->rc = CERTO_ECONFLICT;
+    if (progress_report(s->h) && !s->stopping) {
+        halt(s, CERTO_ECONFLICT);
         check_done(s);
     }
 }
@@ -1340,10 +1533,10 @@ take_first(struct resolved *r, const struct addrinfo *ai)
 /* Resolves every distinct host name once, 64 at a time (getaddrinfo_a: a list of names
  * costs the slowest of each batch, not the sum). Numeric items never come here. */
 static void
-resolve(struct scan *s)
+resolve(struct hub *h)
 {
     enum { BATCH = 64 };
-    const struct certo_scan_targets *t = s->t;
+    const struct certo_scan_targets *t = h->t;
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
     struct gaicb cbs[BATCH], *list[BATCH];
     size_t first[BATCH + 1], n = t->nnames, k = 0, i = 0;
@@ -1351,7 +1544,7 @@ resolve(struct scan *s)
 
     if (n == 0)
         return;
-    s->res = certo_calloc(n, sizeof(*s->res));
+    h->res = certo_calloc(n, sizeof(*h->res));
     v = certo_calloc(n, sizeof(*v));
     for (size_t j = 0; j < t->n; j++) {
         if (t->v[j].kind == TGT_NAME) {
@@ -1383,21 +1576,23 @@ resolve(struct scan *s)
             if (res != NULL)
                 freeaddrinfo(res);
             for (size_t j = first[b]; j < first[b + 1]; j++)
-                s->res[v[j].ni] = r;
+                h->res[v[j].ni] = r;
         }
     }
     certo_free(v);
 }
 
-/* Reports the names that did not resolve, in the order given. */
+/* Reports the names that did not resolve, in the order given (no worker runs yet). */
 static void
-report_unresolved(struct scan *s)
+report_unresolved(struct hub *h)
 {
-    for (size_t i = 0; i < s->t->n && !s->stopping; i++) {
-        const struct tgt *it = &s->t->v[i];
-        if (it->kind != TGT_NAME || s->res[it->ni].len != 0)
+    const struct certo_scan_opts *o = h->o;
+
+    for (size_t i = 0; i < h->t->n && !atomic_load(&h->stop); i++) {
+        const struct tgt *it = &h->t->v[i];
+        if (it->kind != TGT_NAME || h->res[it->ni].len != 0)
             continue;
-        s->st->unresolved++;
+        h->st->unresolved++;
         struct certo_scan_result r = {
             .target = it->u.name,
             .address = "",
@@ -1405,10 +1600,8 @@ report_unresolved(struct scan *s)
             .detail = "does not resolve",
             .verify = -1,
         };
-        if (s->o->report_closed && s->o->on_result != NULL && s->o->on_result(s->o->arg, &r) != 0) {
-            s->stopping = true;
-            s->rc = CERTO_ECONFLICT;
-        }
+        if (o->report_closed && o->on_result != NULL && o->on_result(o->arg, &r) != 0)
+            hub_stop(h, CERTO_ECONFLICT, 0);
     }
 }
 
@@ -1433,25 +1626,35 @@ biom_init(void)
  * anonymous ones (they send no chain) and TLS 1.0 up, so that old servers still show
  * what they serve; no session cache, no tickets. */
 static certo_rc
-make_ctx(struct scan *s, struct certo_err *err)
+make_ctx(SSL_CTX **out, const struct certo_scan_opts *o, struct certo_err *err)
 {
-    s->ctx = SSL_CTX_new(TLS_client_method());
-    if (s->ctx == NULL)
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    certo_rc rc = CERTO_EINTERNAL;
+
+    *out = NULL;
+    if (ctx == NULL)
         return certo_err_ossl(err, CERTO_ECRYPTO, WHERE, "cannot create a TLS context");
-    SSL_CTX_set_security_level(s->ctx, 0);
-    if (SSL_CTX_set_cipher_list(s->ctx, "ALL:!aNULL:@SECLEVEL=0") != 1 ||
-        SSL_CTX_set_min_proto_version(s->ctx, TLS1_VERSION) != 1)
-        return certo_err_ossl(err, CERTO_ECRYPTO, WHERE, "cannot configure the TLS context");
-    SSL_CTX_set_options(s->ctx,
+    SSL_CTX_set_security_level(ctx, 0);
+    if (SSL_CTX_set_cipher_list(ctx, "ALL:!aNULL:@SECLEVEL=0") != 1 ||
+        SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION) != 1) {
+        rc = certo_err_ossl(err, CERTO_ECRYPTO, WHERE, "cannot configure the TLS context");
+        goto out;
+    }
+    SSL_CTX_set_options(ctx,
                         SSL_OP_LEGACY_SERVER_CONNECT | SSL_OP_NO_TICKET | SSL_OP_NO_COMPRESSION);
-    SSL_CTX_set_session_cache_mode(s->ctx, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_mode(s->ctx, SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_verify(s->ctx, SSL_VERIFY_NONE, NULL);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     /* libssl verifies every chain it receives, whatever the mode: give it the caller's
      * store rather than verifying a second time ourselves. */
-    if (s->o->trust != NULL)
-        SSL_CTX_set1_cert_store(s->ctx, s->o->trust);
-    return CERTO_OK;
+    if (o->trust != NULL)
+        SSL_CTX_set1_cert_store(ctx, o->trust);
+    *out = ctx;
+    ctx = NULL;
+    rc = CERTO_OK;
+out:
+    SSL_CTX_free(ctx);
+    return rc;
 }
 
 /* Raises the descriptor limit to its hard limit; returns how many connections fit. */
@@ -1477,15 +1680,15 @@ fd_room(void)
 }
 
 static certo_rc
-check_sni(struct scan *s, struct certo_err *err)
+check_sni(struct hub *h, struct certo_err *err)
 {
     char shown[72];
     size_t n = 0;
 
-    if (s->o->sni == NULL)
+    if (h->o->sni == NULL)
         return CERTO_OK;
-    while (s->o->sni[n] != NULL) {
-        const char *name = s->o->sni[n];
+    while (h->o->sni[n] != NULL) {
+        const char *name = h->o->sni[n];
         if (n == CERTO_SCAN_SNI_MAX)
             return certo_err_set(err, CERTO_EINVAL, WHERE, "sni: more than %d names",
                                  CERTO_SCAN_SNI_MAX);
@@ -1494,22 +1697,57 @@ check_sni(struct scan *s, struct certo_err *err)
                                  show(shown, name, strnlen(name, 254)));
         n++;
     }
-    s->sni = certo_calloc(n + 1, sizeof(*s->sni));
+    h->sni = certo_calloc(n + 1, sizeof(*h->sni));
     for (size_t i = 0; i < n; i++)
-        s->sni[i] = certo_strdup(s->o->sni[i]);
-    s->nsni = n;
+        h->sni[i] = certo_strdup(h->o->sni[i]);
+    h->nsni = n;
     return CERTO_OK;
 }
 
-static certo_rc
-setup(struct scan *s, struct certo_err *err)
+/* Workers to run: o->threads (0: the online CPUs), at most CERTO_SCAN_THREADS_MAX, no more
+ * than there are slots or probes; with a rate limit, at most one per 20 connections a
+ * second, so that the workers' bursts (50 ms worth each, at least one connection) add up
+ * to the burst of one. */
+static unsigned
+thread_count(const struct certo_scan_opts *o, unsigned slots, uint64_t total)
 {
-    unsigned want = s->o->concurrency != 0 ? s->o->concurrency : 512;
-    unsigned room = fd_room();
-    struct event_config *cfg = event_config_new();
-    struct timeval tv;
-    certo_rc rc;
+    unsigned n = o->threads;
 
+    if (n == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cpus < 1 ? 1 : cpus > CERTO_SCAN_THREADS_MAX ? CERTO_SCAN_THREADS_MAX : (unsigned)cpus;
+    }
+    if (n > CERTO_SCAN_THREADS_MAX)
+        n = CERTO_SCAN_THREADS_MAX;
+    if (n > slots)
+        n = slots;
+    if (n > total)
+        n = (unsigned)total;
+    if (o->rate != 0 && n > o->rate / 20)
+        n = o->rate / 20;
+    return n > 0 ? n : 1;
+}
+
+/* Sets up worker 'idx' of h->nw with 'slots' connection slots. */
+static certo_rc
+worker_setup(struct scan *s, struct hub *h, unsigned idx, unsigned slots, struct certo_err *err)
+{
+    const struct certo_scan_opts *o = h->o;
+    unsigned ms = o->timeout_ms != 0 ? o->timeout_ms : 3000;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000 * 1000)};
+    struct event_config *cfg = event_config_new();
+
+    s->h = h;
+    s->t = h->t;
+    s->p = h->p;
+    s->o = o;
+    s->sni = h->sni;
+    s->nsni = h->nsni;
+    s->res = h->res;
+    s->idx = idx;
+    s->wfd = -1;
+    s->err = h->nw == 1 ? err : &s->own_err;
+    /* Each loop is run by one thread only: no locks in libevent. */
     if (cfg != NULL)
         event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
     s->base = cfg != NULL ? event_base_new_with_config(cfg) : NULL;
@@ -1517,29 +1755,16 @@ setup(struct scan *s, struct certo_err *err)
         event_config_free(cfg);
     if (s->base == NULL)
         return certo_err_set(err, CERTO_EINTERNAL, WHERE, "cannot create an event base");
-    rc = make_ctx(s, err);
-    if (rc != CERTO_OK)
-        return rc;
-    pthread_once(&biom_once, biom_init);
-    s->biom = biom_shared;
-    if (s->biom == NULL)
-        return certo_err_ossl(err, CERTO_ECRYPTO, WHERE, "cannot set up TLS");
-    if (want > room)
-        want = room;
-    if (want > s->total)
-        want = (unsigned)s->total;
-    tv.tv_sec = (s->o->timeout_ms != 0 ? s->o->timeout_ms : 3000) / 1000;
-    tv.tv_usec = (s->o->timeout_ms != 0 ? s->o->timeout_ms : 3000) % 1000 * 1000;
     /* Every deadline has the same length: a common timeout is a queue, O(1) per probe,
      * instead of the heap. */
     s->tmo = event_base_init_common_timeout(s->base, &tv);
     if (s->tmo == NULL)
         return certo_err_set(err, CERTO_EINTERNAL, WHERE, "cannot set up the deadlines");
-    s->conns = certo_calloc(want, sizeof(*s->conns));
-    s->idle = certo_calloc(want, sizeof(*s->idle));
-    s->cont = certo_calloc(want, sizeof(*s->cont));
-    for (unsigned i = 0; i < want; i++) {
-        struct conn *c = &s->conns[want - 1 - i];
+    s->conns = certo_calloc(slots, sizeof(*s->conns));
+    s->idle = certo_calloc(slots, sizeof(*s->idle));
+    s->cont = certo_calloc(slots, sizeof(*s->cont));
+    for (unsigned i = 0; i < slots; i++) {
+        struct conn *c = &s->conns[slots - 1 - i];
         c->s = s;
         c->fd = -1;
         c->io = event_new(s->base, -1, 0, on_io, c);
@@ -1549,7 +1774,8 @@ setup(struct scan *s, struct certo_err *err)
             return certo_err_set(err, CERTO_EINTERNAL, WHERE, "cannot create events");
         s->idle[s->nidle++] = c;
     }
-    if (s->o->rate != 0) {
+    s->rate = o->rate / h->nw + (idx < o->rate % h->nw);
+    if (s->rate != 0) {
         struct timeval tick = {0, 10000};
         s->tokens = 1.0;
         s->refill_us = now_us();
@@ -1557,17 +1783,26 @@ setup(struct scan *s, struct certo_err *err)
         if (s->tick == NULL || event_add(s->tick, &tick) != 0)
             return certo_err_set(err, CERTO_EINTERNAL, WHERE, "cannot create a timer");
     }
-    if (s->o->on_progress != NULL) {
+    if (o->on_progress != NULL && h->nw == 1) {
         struct timeval every = {0, 100000};
         s->progress = event_new(s->base, -1, EV_PERSIST, on_progress, s);
         if (s->progress == NULL || event_add(s->progress, &every) != 0)
             return certo_err_set(err, CERTO_EINTERNAL, WHERE, "cannot create a timer");
     }
+    if (h->nw > 1) {
+        s->wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (s->wfd < 0)
+            return certo_err_sys(err, CERTO_ENET, WHERE, "cannot create an eventfd");
+        s->wake = event_new(s->base, s->wfd, EV_READ | EV_PERSIST, on_wake, s);
+        if (s->wake == NULL || event_add(s->wake, NULL) != 0)
+            return certo_err_set(err, CERTO_EINTERNAL, WHERE, "cannot create events");
+    }
+    cursor_skip(s, idx);
     return CERTO_OK;
 }
 
 static void
-teardown(struct scan *s)
+worker_dispose(struct scan *s)
 {
     for (unsigned i = 0; i < s->nconns; i++) {
         struct conn *c = &s->conns[i];
@@ -1591,13 +1826,171 @@ teardown(struct scan *s)
         event_free(s->tick);
     if (s->progress != NULL)
         event_free(s->progress);
+    if (s->wake != NULL)
+        event_free(s->wake);
+    if (s->wfd >= 0)
+        close(s->wfd);
     if (s->base != NULL)
         event_base_free(s->base);
-    SSL_CTX_free(s->ctx);
-    for (size_t i = 0; i < s->nsni; i++)
-        certo_free(s->sni[i]);
-    certo_free(s->sni);
-    certo_free(s->res);
+}
+
+/* Runs a worker's loop until its share is done or the scan stops. */
+static void
+worker_run(struct scan *s)
+{
+    fill(s);
+    if (!s->done)
+        event_base_loop(s->base, 0);
+}
+
+static void *
+worker_main(void *arg)
+{
+    struct scan *s = arg;
+    struct hub *h = s->h;
+
+    worker_run(s);
+    ERR_clear_error();
+    pthread_mutex_lock(&h->lock);
+    h->running--;
+    pthread_cond_signal(&h->cv);
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
+
+/* The calling thread while the workers run: on_progress about ten times a second, from
+ * here only, under the hub's lock, until the last worker ended. */
+static void
+coordinate(struct hub *h)
+{
+    const int64_t every = 100000;
+    int64_t next = now_us() + every;
+
+    pthread_mutex_lock(&h->lock);
+    while (h->running > 0) {
+        struct timespec ts = {(time_t)(next / 1000000), (long)(next % 1000000 * 1000)};
+        pthread_cond_timedwait(&h->cv, &h->lock, &ts);
+        int64_t now = now_us();
+        if (h->running == 0 || now < next)
+            continue;
+        next = next + every > now ? next + every : now + every;
+        if (h->o->on_progress != NULL && !atomic_load(&h->stop) && progress_report(h))
+            hub_stop(h, CERTO_ECONFLICT, h->nw);
+    }
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* Starts a thread per worker, reports progress until every worker ended, and joins them.
+ * The workers block the signals sent to the process (SIGINT, SIGTERM, ...): a handler runs
+ * on one of the caller's threads, never in the middle of a worker's OpenSSL call; the
+ * signals of faults stay unblocked. */
+static certo_rc
+run_threads(struct hub *h, struct certo_err *err)
+{
+    static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS};
+    sigset_t all, old;
+    certo_rc rc = CERTO_OK;
+
+    sigfillset(&all);
+    for (size_t i = 0; i < CERTO_ARRAY_LEN(faults); i++)
+        sigdelset(&all, faults[i]);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    pthread_mutex_lock(&h->lock);
+    for (unsigned i = 0; i < h->nw; i++) {
+        if (pthread_create(&h->w[i].tid, NULL, worker_main, &h->w[i]) != 0) {
+            rc = certo_err_sys(err, CERTO_EINTERNAL, WHERE, "cannot start a thread");
+            hub_stop(h, rc, h->nw);
+            break;
+        }
+        h->w[i].started = true;
+        h->running++;
+    }
+    pthread_mutex_unlock(&h->lock);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    coordinate(h);
+    for (unsigned i = 0; i < h->nw; i++) {
+        if (h->w[i].started)
+            pthread_join(h->w[i].tid, NULL);
+    }
+    return rc;
+}
+
+static certo_rc
+hub_init(struct hub *h)
+{
+    pthread_condattr_t ca;
+    int e;
+
+    if (pthread_condattr_init(&ca) != 0)
+        return CERTO_EINTERNAL;
+    e = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    if (e == 0)
+        e = pthread_cond_init(&h->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (e != 0)
+        return CERTO_EINTERNAL;
+    if (pthread_mutex_init(&h->lock, NULL) != 0) {
+        pthread_cond_destroy(&h->cv);
+        return CERTO_EINTERNAL;
+    }
+    h->locks = true;
+    return CERTO_OK;
+}
+
+/* Creates the workers, splitting the slots and the rate between them, and runs them. */
+static certo_rc
+run(struct hub *h, struct certo_err *err)
+{
+    unsigned slots = h->o->concurrency != 0 ? h->o->concurrency : 512;
+    unsigned room = fd_room();
+    certo_rc rc;
+
+    rc = make_ctx(&h->ctx, h->o, err);
+    if (rc != CERTO_OK)
+        return rc;
+    pthread_once(&biom_once, biom_init);
+    h->biom = biom_shared;
+    if (h->biom == NULL)
+        return certo_err_ossl(err, CERTO_ECRYPTO, WHERE, "cannot set up TLS");
+    if (slots > room)
+        slots = room;
+    if (slots > h->total)
+        slots = (unsigned)h->total;
+    h->nw = thread_count(h->o, slots, h->total);
+    h->w = certo_calloc(h->nw, sizeof(*h->w));
+    for (unsigned i = 0; i < h->nw; i++)
+        h->w[i].wfd = -1;
+    if (h->nw > 1 && hub_init(h) != CERTO_OK)
+        return certo_err_set(err, CERTO_EINTERNAL, WHERE, "cannot set up the threads");
+    for (unsigned i = 0; i < h->nw; i++) {
+        /* Worker i runs probes i, i + nw, ...: (total - i) / nw of them, rounded up. */
+        uint64_t probes = (h->total - i + h->nw - 1) / h->nw;
+        unsigned mine = slots / h->nw + (i < slots % h->nw);
+        rc = worker_setup(&h->w[i], h, i, probes < mine ? (unsigned)probes : mine, err);
+        if (rc != CERTO_OK)
+            return rc;
+    }
+    if (h->nw > 1)
+        return run_threads(h, err);
+    worker_run(&h->w[0]);
+    return CERTO_OK;
+}
+
+static void
+hub_dispose(struct hub *h)
+{
+    for (unsigned i = 0; h->w != NULL && i < h->nw; i++)
+        worker_dispose(&h->w[i]);
+    certo_free(h->w);
+    if (h->locks) {
+        pthread_mutex_destroy(&h->lock);
+        pthread_cond_destroy(&h->cv);
+    }
+    SSL_CTX_free(h->ctx);
+    for (size_t i = 0; i < h->nsni; i++)
+        certo_free(h->sni[i]);
+    certo_free(h->sni);
+    certo_free(h->res);
     ERR_clear_error();
 }
 
@@ -1606,39 +1999,43 @@ certo_scan_run(const struct certo_scan_targets *t, const struct certo_scan_ports
                const struct certo_scan_opts *o, struct certo_scan_stats *stats,
                struct certo_err *err)
 {
-    struct scan s = {.t = t, .p = p, .o = o, .st = stats, .err = err, .rc = CERTO_OK};
+    struct hub h = {.t = t, .p = p, .o = o, .st = stats, .rc = CERTO_OK};
     certo_rc rc = CERTO_EINTERNAL;
 
     CERTO_ASSERT(stats != NULL);
     memset(stats, 0, sizeof(*stats));
-    s.start_us = now_us();
+    atomic_init(&h.stop, false);
+    h.start_us = now_us();
     CERTO_ASSERT(t != NULL && p != NULL && o != NULL);
     if (t == NULL || p == NULL || o == NULL)
         goto out;
-    rc = check_sni(&s, err);
+    rc = check_sni(&h, err);
     if (rc != CERTO_OK)
         goto out;
-    resolve(&s);
-    report_unresolved(&s);
-    s.total = (t->count - stats->unresolved) * p->n;
-    if (s.stopping || s.total == 0) {
-        rc = s.rc;
+    resolve(&h);
+    report_unresolved(&h);
+    h.total = (t->count - stats->unresolved) * p->n;
+    if (atomic_load(&h.stop) || h.total == 0) {
+        rc = h.rc;
         goto out;
     }
-    rc = setup(&s, err);
+    rc = run(&h, err);
     if (rc != CERTO_OK)
         goto out;
-    fill(&s);
-    if (!s.done)
-        event_base_loop(s.base, 0);
-    rc = s.rc;
+    rc = h.rc;
+    /* A worker's failure, with more than one: its own record, now the caller's. */
+    if (rc != CERTO_OK && rc != CERTO_ECONFLICT && h.nw > 1 && h.failed < h.nw && err != NULL &&
+        err->rc == CERTO_OK)
+        *err = h.w[h.failed].own_err;
 out:
+    if (h.w != NULL)
+        merge(&h);
     if (rc == CERTO_ECONFLICT)
         certo_err_set(err, rc, WHERE, "the scan was stopped after %" PRIu64 " probes",
                       stats->probes);
-    stats->elapsed_ms = (now_us() - s.start_us) / 1000;
+    stats->elapsed_ms = (now_us() - h.start_us) / 1000;
     if (o != NULL && o->on_progress != NULL)
-        (void)o->on_progress(o->arg, stats, s.total);
-    teardown(&s);
+        (void)o->on_progress(o->arg, stats, h.total);
+    hub_dispose(&h);
     return rc;
 }

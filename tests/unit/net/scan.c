@@ -4,11 +4,14 @@
  * the boundaries, files), and the engine against servers forked here on 127.0.0.1: TLS
  * (the fixture leaf and chain), plain HTTP, a banner, binary garbage, a listener that never
  * accepts, a port that is closed. Every child is ended by its pid before any assertion.
+ * Each engine test also runs with several workers (threads): the same findings, the same
+ * counts, callbacks never at once, and a stop that ends every worker.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -246,7 +249,7 @@ test_net_scan__ports(void **state)
 
 /* ---- servers ---- */
 
-enum srv_kind { SRV_TLS, SRV_HTTP, SRV_BANNER, SRV_GARBAGE, SRV_HANGUP };
+enum srv_kind { SRV_TLS, SRV_HTTP, SRV_BANNER, SRV_GARBAGE, SRV_HANGUP, SRV_SLOW_BANNER };
 
 /* A listening socket on 127.0.0.1 with a free port. */
 static int
@@ -357,6 +360,11 @@ serve(enum srv_kind kind, int lfd)
             drain(fd, 1000);
             shutdown(fd, SHUT_RDWR);
             break;
+        case SRV_SLOW_BANNER:
+            drain(fd, 1000);
+            usleep(300000);
+            send_all(fd, "SSH-2.0-OpenSSH_9.2\r\n", 21);
+            break;
         }
         close(fd);
     }
@@ -385,14 +393,33 @@ struct sink {
     int stop_after; /* 0: never */
     int progress;
     int stop_progress; /* stop at this progress call; 0: never */
+    int slow_us;       /* on_result takes this long, to widen any overlap */
+    /* Callbacks running now, and the most ever at once: the engine promises 1. Asserted
+     * by the test's thread: a cmocka assertion on a worker thread could not fail cleanly. */
+    atomic_int inside, most;
 };
+
+/* Entering a callback: counts it, remembers the most at once. */
+static void
+enter(struct sink *k)
+{
+    int now = atomic_fetch_add(&k->inside, 1) + 1;
+    int most = atomic_load(&k->most);
+
+    while (now > most && !atomic_compare_exchange_weak(&k->most, &most, now))
+        continue;
+}
 
 static int
 on_result(void *arg, const struct certo_scan_result *r)
 {
     struct sink *k = arg;
     struct got *g;
+    int stop;
 
+    enter(k);
+    if (k->slow_us > 0)
+        usleep((useconds_t)k->slow_us);
     assert_true(k->n < (int)CERTO_ARRAY_LEN(k->v));
     g = &k->v[k->n++];
     memset(g, 0, sizeof(*g));
@@ -409,16 +436,24 @@ on_result(void *arg, const struct certo_scan_result *r)
         certo_cert_fingerprint(g->fp, sk_X509_value(r->chain, 0), NULL) != CERTO_OK)
         g->fp[0] = '\0';
     assert_true(r->elapsed_us >= 0);
-    return k->stop_after != 0 && k->n >= k->stop_after;
+    stop = k->stop_after != 0 && k->n >= k->stop_after;
+    atomic_fetch_sub(&k->inside, 1);
+    return stop;
 }
 
 static int
 on_progress(void *arg, const struct certo_scan_stats *s, uint64_t total)
 {
     struct sink *k = arg;
+    int stop;
+
+    enter(k);
     assert_true(s->probes <= total);
+    assert_true(s->open + s->closed + s->silent <= s->probes);
     k->progress++;
-    return k->stop_progress != 0 && k->progress >= k->stop_progress;
+    stop = k->stop_progress != 0 && k->progress >= k->stop_progress;
+    atomic_fetch_sub(&k->inside, 1);
+    return stop;
 }
 
 static const struct got *
@@ -479,17 +514,37 @@ scan(struct sink *k, const char *targets, const char *ports, struct certo_scan_o
     return rc;
 }
 
+/* The counters of two runs are the same, and add up. */
+static void
+assert_same_stats(const struct certo_scan_stats *a, const struct certo_scan_stats *b)
+{
+    assert_int_equal(a->targets, b->targets);
+    assert_int_equal(a->probes, b->probes);
+    assert_int_equal(a->open, b->open);
+    assert_int_equal(a->closed, b->closed);
+    assert_int_equal(a->silent, b->silent);
+    assert_int_equal(a->tls, b->tls);
+    assert_int_equal(a->http, b->http);
+    assert_int_equal(a->other, b->other);
+    assert_int_equal(a->unresolved, b->unresolved);
+    assert_int_equal(a->probes, a->open + a->closed + a->silent);
+    assert_int_equal(b->probes, b->open + b->closed + b->silent);
+}
+
 /* Every kind of peer at once: TLS, HTTP, a banner, garbage, a hang-up, a listener that
- * never accepts and a closed port. */
+ * never accepts and a closed port; one connection at a time, then 64 on 1, 2 and 3
+ * threads (callbacks slowed down, so that overlapping ones would show). */
 static void
 test_net_scan__kinds(void **state)
 {
+    enum { RUNS = 4 };
+    static const unsigned threads[RUNS] = {0, 1, 2, 3};
     int port[7], lfd[7];
     pid_t pid[5];
     char ports[128];
-    struct sink k[2] = {0};
-    struct certo_scan_stats st[2];
-    certo_rc rc[2];
+    struct sink k[RUNS] = {0};
+    struct certo_scan_stats st[RUNS];
+    certo_rc rc[RUNS];
     X509_STORE *store = fixture_store();
     (void)state;
 
@@ -500,12 +555,15 @@ test_net_scan__kinds(void **state)
         pid[i] = serve((enum srv_kind)i, lfd[i]);
     snprintf(ports, sizeof(ports), "%d,%d,%d,%d,%d,%d,%d", port[0], port[1], port[2], port[3],
              port[4], port[5], port[6]);
-    /* The same scan one connection at a time and 64 at a time. */
-    for (int r = 0; r < 2; r++) {
+    /* The same scan one connection at a time (whatever the threads: one), and 64 at a
+     * time on 1, 2 and 3 threads. */
+    for (int r = 0; r < RUNS; r++) {
         struct certo_scan_opts o = {.concurrency = r == 0 ? 1 : 64,
+                                    .threads = threads[r],
                                     .timeout_ms = 300,
                                     .trust = store,
                                     .report_closed = true};
+        k[r].slow_us = r >= 2 ? 2000 : 0;
         rc[r] = scan(&k[r], "127.0.0.1", ports, &o, &st[r]);
     }
     for (int i = 0; i < 5; i++)
@@ -513,9 +571,11 @@ test_net_scan__kinds(void **state)
     close(lfd[5]);
     X509_STORE_free(store);
 
-    for (int r = 0; r < 2; r++) {
+    for (int r = 0; r < RUNS; r++) {
         const struct got *g;
         assert_int_equal(rc[r], CERTO_OK);
+        assert_int_equal(atomic_load(&k[r].most), 1);
+        assert_same_stats(&st[r], &st[1]);
         assert_int_equal(k[r].n, 7);
         assert_int_equal(st[r].probes, 7);
         assert_int_equal(st[r].targets, 1);
@@ -558,14 +618,82 @@ test_net_scan__kinds(void **state)
         assert_int_equal(g->kind, CERTO_SCAN_CLOSED);
         assert_string_equal(g->detail, "refused");
     }
-    /* Same findings in both runs, whatever the order. */
-    qsort(k[0].v, (size_t)k[0].n, sizeof(k[0].v[0]), got_cmp);
-    qsort(k[1].v, (size_t)k[1].n, sizeof(k[1].v[0]), got_cmp);
-    for (int i = 0; i < k[0].n; i++) {
-        assert_int_equal(k[0].v[i].port, k[1].v[i].port);
-        assert_int_equal(k[0].v[i].kind, k[1].v[i].kind);
-        assert_string_equal(k[0].v[i].detail, k[1].v[i].detail);
-        assert_string_equal(k[0].v[i].fp, k[1].v[i].fp);
+    /* Same findings in every run, whatever the order. */
+    for (int r = 0; r < RUNS; r++)
+        qsort(k[r].v, (size_t)k[r].n, sizeof(k[r].v[0]), got_cmp);
+    for (int r = 1; r < RUNS; r++) {
+        assert_int_equal(k[r].n, k[0].n);
+        for (int i = 0; i < k[0].n; i++) {
+            assert_int_equal(k[0].v[i].port, k[r].v[i].port);
+            assert_int_equal(k[0].v[i].kind, k[r].v[i].kind);
+            assert_string_equal(k[0].v[i].target, k[r].v[i].target);
+            assert_string_equal(k[0].v[i].sni, k[r].v[i].sni);
+            assert_string_equal(k[0].v[i].detail, k[r].v[i].detail);
+            assert_string_equal(k[0].v[i].version, k[r].v[i].version);
+            assert_string_equal(k[0].v[i].fp, k[r].v[i].fp);
+            assert_int_equal(k[0].v[i].chain_len, k[r].v[i].chain_len);
+            assert_int_equal(k[0].v[i].verify, k[r].v[i].verify);
+        }
+    }
+}
+
+static int
+got_target_cmp(const void *a, const void *b)
+{
+    const struct got *x = a, *y = b;
+    int c = strcmp(x->target, y->target);
+    return c != 0 ? c : (x->port > y->port) - (x->port < y->port);
+}
+
+/* The workers share the probes out: each target x port exactly once, also past a name
+ * that does not resolve and with slots that do not divide evenly; the counts add up to
+ * those of one thread. */
+static void
+test_net_scan__threads_share(void **state)
+{
+    int port[3], lfd[3];
+    char ports[64];
+    struct sink k[3] = {0};
+    struct certo_scan_stats st[3];
+    certo_rc rc[3];
+    static const unsigned threads[3] = {1, 2, 3};
+    (void)state;
+
+    for (int i = 0; i < 3; i++)
+        lfd[i] = listener(&port[i]);
+    for (int i = 0; i < 3; i++)
+        close(lfd[i]);
+    snprintf(ports, sizeof(ports), "%d,%d,%d", port[0], port[1], port[2]);
+    for (int r = 0; r < 3; r++) {
+        struct certo_scan_opts o = {
+            .concurrency = 5, .threads = threads[r], .timeout_ms = 2000, .report_closed = true};
+        k[r].slow_us = 200;
+        rc[r] = scan(&k[r], "127.0.0.1-9 nothing.invalid 127.0.0.10-20", ports, &o, &st[r]);
+    }
+    for (int r = 0; r < 3; r++) {
+        assert_int_equal(rc[r], CERTO_OK);
+        assert_int_equal(atomic_load(&k[r].most), 1);
+        assert_int_equal(st[r].unresolved, 1);
+        assert_int_equal(st[r].targets, 20);
+        assert_int_equal(st[r].probes, 60);
+        assert_int_equal(st[r].closed, 60);
+        assert_same_stats(&st[r], &st[0]);
+        /* One for the name, then every address x port once. */
+        assert_int_equal(k[r].n, 61);
+        assert_string_equal(k[r].v[0].target, "nothing.invalid");
+        qsort(k[r].v + 1, 60, sizeof(k[r].v[0]), got_target_cmp);
+        /* Sorted, strictly increasing, and each one of 127.0.0.1-20 x the 3 ports: every
+         * probe exactly once. */
+        for (int i = 1; i < 61; i++) {
+            unsigned octet = 0;
+            const struct got *g = &k[r].v[i];
+            assert_int_equal(g->kind, CERTO_SCAN_CLOSED);
+            assert_int_equal(sscanf(g->target, "127.0.0.%u", &octet), 1);
+            assert_true(octet >= 1 && octet <= 20);
+            assert_true(g->port == port[0] || g->port == port[1] || g->port == port[2]);
+            if (i > 1)
+                assert_true(got_target_cmp(&k[r].v[i - 1], g) < 0);
+        }
     }
 }
 
@@ -631,48 +759,97 @@ test_net_scan__sni_and_trust(void **state)
     assert_int_equal(g->verify, X509_V_OK);
 }
 
-/* on_result returning non-zero stops the scan: CERTO_ECONFLICT, nothing more reported. */
+/* on_result returning non-zero stops the scan: CERTO_ECONFLICT, nothing more reported;
+ * on one thread and on two. */
 static void
 test_net_scan__stop(void **state)
 {
     int port, lfd = listener(&port);
+    char ports[32];
+    (void)state;
+
+    close(lfd);
+    snprintf(ports, sizeof(ports), "%d", port);
+    for (unsigned threads = 1; threads <= 2; threads++) {
+        struct sink k = {.stop_after = 1};
+        struct certo_scan_stats st;
+        struct certo_scan_opts o = {
+            .concurrency = 4, .threads = threads, .timeout_ms = 500, .report_closed = true};
+        certo_rc rc = scan(&k, "127.0.0.1-200", ports, &o, &st);
+        assert_int_equal(rc, CERTO_ECONFLICT);
+        assert_int_equal(k.n, 1);
+        assert_int_equal(atomic_load(&k.most), 1);
+        assert_true(st.probes < 200);
+        assert_true(st.open + st.closed + st.silent <= st.probes);
+    }
+}
+
+/* With two threads, a stop asked by one worker's result ends the other worker at once,
+ * though it waits on a listener that never answers (a 10 s deadline). */
+static void
+test_net_scan__stop_threads(void **state)
+{
+    int port[2], lfd[2];
     struct sink k = {.stop_after = 1};
     struct certo_scan_stats st;
     char ports[32];
+    int64_t t0;
+    pid_t pid;
     certo_rc rc;
     (void)state;
 
-    close(lfd);
-    snprintf(ports, sizeof(ports), "%d", port);
-    struct certo_scan_opts o = {.concurrency = 4, .timeout_ms = 500, .report_closed = true};
-    rc = scan(&k, "127.0.0.1-200", ports, &o, &st);
+    for (int i = 0; i < 2; i++)
+        lfd[i] = listener(&port[i]);
+    pid = serve(SRV_SLOW_BANNER, lfd[1]);
+    /* Worker 0 takes probe 0 (the listener that never answers), worker 1 probe 1 (a
+     * banner after 300 ms: by then worker 0 has long been connected and waiting). */
+    snprintf(ports, sizeof(ports), "%d,%d", port[0], port[1]);
+    struct certo_scan_opts o = {.concurrency = 2, .threads = 2, .timeout_ms = 10000};
+    t0 = certo_clock_mono_ms();
+    rc = scan(&k, "127.0.0.1", ports, &o, &st);
+    int64_t took = certo_clock_mono_ms() - t0;
+    stop(pid);
+    close(lfd[0]);
+    assert_true(took < 5000);
     assert_int_equal(rc, CERTO_ECONFLICT);
     assert_int_equal(k.n, 1);
-    assert_true(st.probes < 200);
+    assert_int_equal(k.v[0].port, port[1]);
+    assert_string_equal(k.v[0].detail, "SSH-2.0-OpenSSH_9.2");
+    assert_int_equal(st.probes, 2);
+    assert_int_equal(st.open, 2);
+    assert_int_equal(st.other, 1);
 }
 
 /* on_progress returning non-zero stops a scan that has nothing to report (the CLI's
- * Ctrl-C): a listener that never answers, with a 10 s deadline, is left at once. */
+ * Ctrl-C): listeners that never answer, with a 10 s deadline, are left at once; on one
+ * thread and on two (each waiting on one of them). */
 static void
 test_net_scan__stop_progress(void **state)
 {
-    int port, lfd = listener(&port);
-    struct sink k = {.stop_progress = 2};
-    struct certo_scan_stats st;
+    int port[2], lfd[2];
     char ports[32];
-    int64_t t0 = certo_clock_mono_ms();
-    certo_rc rc;
     (void)state;
 
-    snprintf(ports, sizeof(ports), "%d", port);
-    struct certo_scan_opts o = {.concurrency = 4, .timeout_ms = 10000};
-    rc = scan(&k, "127.0.0.1", ports, &o, &st);
-    assert_int_equal(rc, CERTO_ECONFLICT);
-    assert_int_equal(k.n, 0);
-    assert_true(k.progress >= 2);
-    /* Stopped by the second tick, not by the deadline. */
-    assert_true(certo_clock_mono_ms() - t0 < 5000);
-    close(lfd);
+    for (int i = 0; i < 2; i++)
+        lfd[i] = listener(&port[i]);
+    snprintf(ports, sizeof(ports), "%d,%d", port[0], port[1]);
+    for (unsigned threads = 1; threads <= 2; threads++) {
+        struct sink k = {.stop_progress = 2};
+        struct certo_scan_stats st;
+        int64_t t0 = certo_clock_mono_ms();
+        struct certo_scan_opts o = {.concurrency = 4, .threads = threads, .timeout_ms = 10000};
+        certo_rc rc = scan(&k, "127.0.0.1", ports, &o, &st);
+        assert_int_equal(rc, CERTO_ECONFLICT);
+        assert_int_equal(k.n, 0);
+        assert_true(k.progress >= 2);
+        assert_int_equal(atomic_load(&k.most), 1);
+        /* Stopped by the second tick, not by the deadline. */
+        assert_true(certo_clock_mono_ms() - t0 < 5000);
+        assert_int_equal(st.probes, 2);
+        assert_int_equal(st.open, 2);
+    }
+    for (int i = 0; i < 2; i++)
+        close(lfd[i]);
 }
 
 /* Closed ports are counted but not reported unless asked; names that do not resolve are
@@ -748,7 +925,9 @@ main(void)
         cmocka_unit_test(test_net_scan__ports),
         cmocka_unit_test(test_net_scan__kinds),
         cmocka_unit_test(test_net_scan__sni_and_trust),
+        cmocka_unit_test(test_net_scan__threads_share),
         cmocka_unit_test(test_net_scan__stop),
+        cmocka_unit_test(test_net_scan__stop_threads),
         cmocka_unit_test(test_net_scan__stop_progress),
         cmocka_unit_test(test_net_scan__closed_rate_unresolved),
         cmocka_unit_test(test_net_scan__bad_sni),
