@@ -49,7 +49,7 @@ G=$B/gw # the gateway data directory the scans are recorded in
 median() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]["median"])' "$1" "$2"; }
 
 # ---- part 1: the 200-port fixture ----
-if bash "$PEERS/fixture.sh" status 2>/dev/null | grep -q 'listening ports: 200'; then FIXTURE_WAS_UP=1; fi
+if bash "$PEERS/fixture.sh" status 2>/dev/null | grep -q '^running '; then FIXTURE_WAS_UP=1; fi
 echo "== fixture: 200 TLS ports on 127.0.0.1:20000-20199 (first start generates keys, ~30 s)"
 bash "$PEERS/fixture.sh" start >/dev/null
 CA=$PB_ROOT/pki/ca.crt
