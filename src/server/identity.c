@@ -548,6 +548,20 @@ out:
 }
 
 /* Refuses a certificate outside its validity at 'now'. */
+/* Opens a write transaction (*in_tx set) and loads the current identity row into 'id'. */
+static certo_rc
+begin_with_identity(struct certo_identity *id, bool *in_tx, struct certo_db *db,
+                    struct certo_err *err)
+{
+    certo_rc rc = certo_db_begin(db, true, err);
+
+    if (rc != CERTO_OK)
+        return rc;
+    *in_tx = true;
+    rc = load_row(id, db, NULL, err);
+    return rc == CERTO_ENOTFOUND ? no_identity(err) : rc;
+}
+
 static certo_rc
 check_validity(X509 *cert, time_t now, struct certo_err *err)
 {
@@ -575,13 +589,7 @@ certo_identity_import_cert(struct certo_db *db, STACK_OF(X509) * certs, bool for
 
     certo_buf_init(&der, DER_MAX);
     certo_buf_init(&chain, DER_MAX * CERTO_CHAIN_MAX);
-    rc = certo_db_begin(db, true, err);
-    if (rc != CERTO_OK)
-        goto out;
-    in_tx = true;
-    rc = load_row(&id, db, NULL, err);
-    if (rc == CERTO_ENOTFOUND)
-        rc = no_identity(err);
+    rc = begin_with_identity(&id, &in_tx, db, err);
     if (rc != CERTO_OK)
         goto out;
     for (int i = 0; i < sk_X509_num(certs) && !found; i++)
@@ -827,13 +835,7 @@ certo_identity_rotate(struct certo_db *db, const char *dir, char fp[96], struct 
     rc = load_kek(&kek, dir, false, err);
     if (rc != CERTO_OK)
         goto out;
-    rc = certo_db_begin(db, true, err);
-    if (rc != CERTO_OK)
-        goto out;
-    in_tx = true;
-    rc = load_row(&cur, db, NULL, err);
-    if (rc == CERTO_ENOTFOUND)
-        rc = no_identity(err);
+    rc = begin_with_identity(&cur, &in_tx, db, err);
     if (rc != CERTO_OK)
         goto out;
     ip = listen_ip_of(cur.cert);
