@@ -26,12 +26,13 @@
 #define CERTO_SERVER_BODY_MAX (1024 * 1024)
 
 /**
- * Opens (creating the directory 0700 and the file when missing) DATA/server.db and
- * applies the server's migrations.
+ * Opens the server's database and applies its migrations: 'url' (a SQLite path or
+ * "postgresql://..."), or when NULL DATA/server.db. 'dir' is created 0700 when missing
+ * either way: it holds the secret key that seals the keys in the database.
  * @return CERTO_OK; CERTO_EPERM, CERTO_ENOTFOUND, CERTO_EUNSUPPORTED, CERTO_EIO.
  */
-CERTO_MUST_CHECK certo_rc certo_identity_db_open(struct certo_db **out, const char *dir,
-                                                 struct certo_err *err);
+CERTO_MUST_CHECK certo_rc certo_server_db_open(struct certo_db **out, const char *dir,
+                                               const char *url, struct certo_err *err);
 
 /**
  * Loads the server identity's certificate (no key, no secret key needed).
@@ -132,6 +133,7 @@ bool certo_server_is_wildcard(const char *host);
 struct certo_server_opts {
     const char *listen;   /* "ADDR:PORT" or "[V6ADDR]:PORT"; NULL: the default */
     const char *data_dir; /* the data directory (already resolved) */
+    const char *db_url;   /* the database; NULL: DATA/server.db */
 };
 
 /**

@@ -232,6 +232,16 @@ cli_get(const struct cli_args *a, const char *name)
     return v != NULL && v->set ? v->value : NULL;
 }
 
+const char *
+cli_db_url(const struct cli_args *a)
+{
+    const char *v = cli_get(a, "db");
+
+    if (v == NULL)
+        v = getenv("CERTO_DB");
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
 bool
 cli_has(const struct cli_args *a, const char *name)
 {

@@ -44,6 +44,15 @@ struct cli_opt {
         "data", 0, CLI_VALUE, "DIR", CLI_DATA_HELP                                                 \
     }
 
+/* The database option of the server commands (a url may hold a password: prefer the env). */
+#define CLI_DB_HELP                                                                                \
+    "the server database: a SQLite path or postgresql://... (default: DATA/server.db, or "         \
+    "$CERTO_DB)"
+#define CLI_DB_OPT                                                                                 \
+    {                                                                                              \
+        "db", 0, CLI_VALUE, "URL", CLI_DB_HELP                                                     \
+    }
+
 /* Option tables shared by many commands: only --data; --data and --json. */
 extern const struct cli_opt cli_data_opts[];
 extern const struct cli_opt cli_data_json_opts[];
@@ -88,6 +97,8 @@ bool cli_opt_name_eq(const char *a, const char *b);
 
 /** Value of option 'name', or NULL when not given. */
 const char *cli_get(const struct cli_args *a, const char *name);
+/** The server database url: --db, else $CERTO_DB when set and not empty, else NULL. */
+const char *cli_db_url(const struct cli_args *a);
 /** True if flag or option 'name' was given. */
 bool cli_has(const struct cli_args *a, const char *name);
 /** Values of a CLI_MULTI option; *n receives the count. */

@@ -24,6 +24,7 @@ static const struct cli_opt server_opts[] = {
      "address to listen on (default " CERTO_SERVER_LISTEN_DEFAULT "; 0.0.0.0 or :: only when "
      "given)"},
     {"data", 'd', CLI_VALUE, "DIR", CLI_DATA_HELP},
+    CLI_DB_OPT,
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -37,14 +38,15 @@ run_server(const struct cli_cmd *cmd, struct cli_args *a)
 
     opts.listen = cli_get(a, "listen");
     opts.data_dir = dir;
+    opts.db_url = cli_db_url(a);
     rc = certo_server_run(&opts, &err);
     certo_free(dir);
     return rc == CERTO_OK ? 0 : cli_fail(cmd, rc, &err);
 }
 
 const struct cli_cmd cli_server_cmds[] = {
-    {"server", "[--listen ADDR:PORT] [--data DIR]", "run the orchestrator server (HTTPS)",
-     server_opts, 0, 0, run_server, NULL},
+    {"server", "[--listen ADDR:PORT] [--data DIR] [--db URL]",
+     "run the orchestrator server (HTTPS)", server_opts, 0, 0, run_server, NULL},
     {NULL, NULL, NULL, NULL, 0, 0, NULL, NULL},
 };
 
@@ -52,6 +54,7 @@ const struct cli_cmd cli_server_cmds[] = {
 
 static const struct cli_opt show_opts[] = {
     {"data", 'd', CLI_VALUE, "DIR", CLI_DATA_HELP},
+    CLI_DB_OPT,
     {"json", 0, CLI_FLAG, NULL, "print one JSON object"},
     {NULL, 0, 0, NULL, NULL},
 };
@@ -175,7 +178,7 @@ static certo_rc
 open_db(struct certo_db **db, char **dir, const struct cli_args *a, struct certo_err *err)
 {
     *dir = certo_registry_default_dir(cli_get(a, "data"));
-    return certo_identity_db_open(db, *dir, err);
+    return certo_server_db_open(db, *dir, cli_db_url(a), err);
 }
 
 static int
@@ -201,6 +204,7 @@ static const struct cli_opt csr_opts[] = {
      "subjectAltName, repeatable (default: the current certificate's)"},
     {"out", 'o', CLI_VALUE, "FILE", "write the CSR (PEM) to FILE (default: standard output)"},
     {"data", 'd', CLI_VALUE, "DIR", CLI_DATA_HELP},
+    CLI_DB_OPT,
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -245,6 +249,7 @@ static const struct cli_opt import_opts[] = {
     {"chain", 0, CLI_VALUE, "FILE", "the intermediate certificates, any order"},
     {"force", 0, CLI_FLAG, NULL, "accept a certificate that is expired or not yet valid"},
     {"data", 'd', CLI_VALUE, "DIR", CLI_DATA_HELP},
+    CLI_DB_OPT,
     {"json", 0, CLI_FLAG, NULL, "print the new identity as one JSON object"},
     {NULL, 0, 0, NULL, NULL},
 };
@@ -326,6 +331,7 @@ static const struct cli_opt export_opts[] = {
     {"out", 'o', CLI_VALUE, "FILE", "the PKCS#12 file to write (mode 0600)"},
     CLI_SECRET_OPTS("password", "password of the file"),
     {"data", 'd', CLI_VALUE, "DIR", CLI_DATA_HELP},
+    CLI_DB_OPT,
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -334,6 +340,7 @@ static const struct cli_opt import_db_opts[] = {
     CLI_SECRET_OPTS("password", "password of the file"),
     {"replace", 0, CLI_FLAG, NULL, "replace a self-signed identity"},
     {"data", 'd', CLI_VALUE, "DIR", CLI_DATA_HELP},
+    CLI_DB_OPT,
     {"json", 0, CLI_FLAG, NULL, "print the new identity as one JSON object"},
     {NULL, 0, 0, NULL, NULL},
 };

@@ -40,44 +40,6 @@
 #define IDENTITY_DAYS 825
 #define HOST_MAX      256
 
-static const struct certo_migration migrations[] = {
-    {1, "keystore",
-     "CREATE TABLE keystore ("
-     " alias TEXT PRIMARY KEY,"
-     " kind TEXT NOT NULL,"
-     " cert_der BLOB NOT NULL,"
-     " chain_der BLOB,"
-     " key_sealed BLOB,"
-     " fingerprint TEXT NOT NULL,"
-     " created_at INTEGER NOT NULL);"},
-    {2, "trusted_signers",
-     "CREATE TABLE trusted_signers ("
-     " alias TEXT PRIMARY KEY,"
-     " cert_der BLOB NOT NULL,"
-     " fingerprint TEXT NOT NULL,"
-     " added_at INTEGER NOT NULL,"
-     " reason TEXT NOT NULL);"},
-};
-
-certo_rc
-certo_identity_db_open(struct certo_db **out, const char *dir, struct certo_err *err)
-{
-    char *path = NULL;
-    certo_rc rc = CERTO_EINTERNAL;
-
-    *out = NULL;
-    rc = certo_file_mkdirs(dir, 0700);
-    if (rc != CERTO_OK) {
-        rc = certo_err_sys(err, rc, WHERE, "cannot create data directory %s", dir);
-        goto out;
-    }
-    path = certo_asprintf("%s/server.db", dir);
-    rc = certo_db_open(out, path, migrations, CERTO_ARRAY_LEN(migrations), err);
-out:
-    certo_free(path);
-    return rc;
-}
-
 void
 certo_identity_dispose(struct certo_identity *id)
 {

@@ -45,6 +45,7 @@ struct server {
     SSL_CTX *ctx;                      /* owned; each new connection takes a reference */
     struct certo_db *db;
     const char *dir;     /* borrowed from the options */
+    const char *db_url;  /* borrowed from the options; NULL: DATA/server.db */
     char host[HOST_MAX]; /* the listen address, without brackets */
     unsigned port;
     char base_url[BASE_MAX]; /* "https://127.0.0.1:8281" */
@@ -497,7 +498,7 @@ start(struct server *s, char fp[96], struct certo_err *err)
     static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
     certo_rc rc = CERTO_EINTERNAL;
 
-    rc = certo_identity_db_open(&s->db, s->dir, err);
+    rc = certo_server_db_open(&s->db, s->dir, s->db_url, err);
     if (rc != CERTO_OK)
         return rc;
     rc = load_ctx(s, fp, err);
@@ -537,6 +538,7 @@ certo_server_run(const struct certo_server_opts *opts, struct certo_err *err)
     certo_rc rc = CERTO_EINTERNAL;
 
     s.dir = opts->data_dir;
+    s.db_url = opts->db_url;
     rc = parse_listen(&s, listen, err);
     if (rc != CERTO_OK)
         goto out;

@@ -26,7 +26,7 @@ setup(void **state)
     bool created = false;
 
     f->dir = t_mkdtemp();
-    assert_int_equal(certo_identity_db_open(&f->db, f->dir, &err), CERTO_OK);
+    assert_int_equal(certo_server_db_open(&f->db, f->dir, NULL, &err), CERTO_OK);
     assert_int_equal(certo_identity_ensure(&id, &created, f->db, f->dir, NULL, &err), CERTO_OK);
     assert_true(created);
     certo_identity_dispose(&id);
@@ -167,7 +167,7 @@ test_server_identity__p12_round_trip_and_self_signed_rule(void **state)
     assert_int_equal(certo_identity_export(&p12, f->db, f->dir, empty, &err), CERTO_EINVAL);
     assert_int_equal(certo_identity_export(&p12, f->db, f->dir, pw, &err), CERTO_OK);
     g.dir = t_mkdtemp();
-    assert_int_equal(certo_identity_db_open(&g.db, g.dir, &err), CERTO_OK);
+    assert_int_equal(certo_server_db_open(&g.db, g.dir, NULL, &err), CERTO_OK);
     assert_int_equal(certo_identity_ensure(&id, &created, g.db, g.dir, NULL, &err), CERTO_OK);
     certo_identity_dispose(&id);
     fingerprint_of(b, g.db);
