@@ -22,8 +22,12 @@
 #include "certo/store.h"
 
 #define CERTO_SERVER_LISTEN_DEFAULT "127.0.0.1:8281"
-/* Request bodies beyond this are refused with 413. */
+/*
+ * Request bodies beyond BODY_MAX are refused with 413 and a JSON error; beyond WIRE_MAX
+ * the HTTP layer refuses them before reading (413 without a JSON body).
+ */
 #define CERTO_SERVER_BODY_MAX (1024 * 1024)
+#define CERTO_SERVER_WIRE_MAX (8 * 1024 * 1024)
 
 /**
  * Opens the server's database and applies its migrations: 'url' (a SQLite path or
@@ -134,6 +138,9 @@ struct certo_server_opts {
     const char *listen;   /* "ADDR:PORT" or "[V6ADDR]:PORT"; NULL: the default */
     const char *data_dir; /* the data directory (already resolved) */
     const char *db_url;   /* the database; NULL: DATA/server.db */
+    bool auth_password;   /* with auth_external: also built-in password logins */
+    bool auth_external;   /* accept tokens of issuers in the trust store (SSO) */
+    int token_ttl;        /* seconds a principal token lives by default; 0: 900 */
 };
 
 /**

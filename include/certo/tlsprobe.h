@@ -9,6 +9,8 @@
 #ifndef CERTO_TLSPROBE_H
 #define CERTO_TLSPROBE_H
 
+#include <sys/socket.h>
+
 #include <openssl/x509.h>
 
 #include "certo/common.h"
@@ -32,6 +34,28 @@ void certo_tls_peer_dispose(struct certo_tls_peer *p);
 CERTO_MUST_CHECK certo_rc certo_tls_probe(const char *host, int port, const char *sni,
                                           int timeout_ms, struct certo_tls_peer *out,
                                           struct certo_err *err);
+
+/** Limits of certo_tls_probe_addr. */
+struct certo_tls_probe_opts {
+    const char *sni;  /* server name to send; NULL: none. Borrowed */
+    int timeout_ms;   /* connect + handshake deadline; <= 0: 10 s */
+    size_t max_bytes; /* bytes read from the peer before the handshake ends; 0: no cap */
+    int max_chain;    /* certificates the peer may send; 0: no cap */
+};
+
+/**
+ * Like certo_tls_probe, but connects to exactly the address 'addr' ('addr_len' bytes,
+ * AF_INET or AF_INET6) without resolving anything, and enforces the caps of 'opts'.
+ * 'label' (borrowed, e.g. "host:port") names the peer in messages. Nothing is fetched
+ * besides the handshake: no OCSP stapling is asked for, no AIA or CRL URL is followed.
+ * @return CERTO_OK with *out filled; CERTO_ENET, CERTO_ETIMEDOUT, CERTO_ETLS as
+ *         certo_tls_probe; CERTO_ETOOBIG (the peer sent more than 'max_bytes' or a chain
+ *         longer than 'max_chain').
+ */
+CERTO_MUST_CHECK certo_rc certo_tls_probe_addr(const struct sockaddr *addr, socklen_t addr_len,
+                                               const char *label,
+                                               const struct certo_tls_probe_opts *opts,
+                                               struct certo_tls_peer *out, struct certo_err *err);
 
 /**
  * Probes until the served leaf has fingerprint 'want' or 'timeout_ms' passes (a server

@@ -450,3 +450,16 @@ const struct cli_opt cli_data_json_opts[] = {
     {"json", 0, CLI_FLAG, NULL, "print JSON"},
     {NULL, 0, 0, NULL, NULL},
 };
+
+const struct cli_opt cli_data_db_opts[] = {
+    CLI_DATA_OPT,
+    CLI_DB_OPT,
+    {NULL, 0, 0, NULL, NULL},
+};
+
+const struct cli_opt cli_data_db_json_opts[] = {
+    CLI_DATA_OPT,
+    CLI_DB_OPT,
+    {"json", 0, CLI_FLAG, NULL, "print JSON"},
+    {NULL, 0, 0, NULL, NULL},
+};

@@ -56,6 +56,9 @@ struct cli_opt {
 /* Option tables shared by many commands: only --data; --data and --json. */
 extern const struct cli_opt cli_data_opts[];
 extern const struct cli_opt cli_data_json_opts[];
+/* The server commands' tables: --data and --db; and --json too. */
+extern const struct cli_opt cli_data_db_opts[];
+extern const struct cli_opt cli_data_db_json_opts[];
 
 struct cli_args;
 
@@ -154,5 +157,7 @@ extern const struct cli_cmd cli_tls_cmds[];
 extern const struct cli_cmd cli_store_cmds[];
 extern const struct cli_cmd cli_server_cmds[], cli_server_cert_cmds[];
 extern const struct cli_cmd cli_discover_cmds[];
+extern const struct cli_cmd cli_trust_cmds[];
+extern const struct cli_cmd cli_user_cmds[], cli_org_cmds[];
 
 #endif

@@ -25,6 +25,10 @@ static const struct cli_opt server_opts[] = {
      "given)"},
     {"data", 'd', CLI_VALUE, "DIR", CLI_DATA_HELP},
     CLI_DB_OPT,
+    {"auth", 0, CLI_VALUE, "MODE",
+     "logins accepted: password (default), external (tokens of an issuer in the trust store), "
+     "or both"},
+    {"token-ttl", 0, CLI_VALUE, "SECONDS", "life of a principal token (default 900, 60-28800)"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -33,19 +37,29 @@ run_server(const struct cli_cmd *cmd, struct cli_args *a)
 {
     struct certo_err err = {0};
     struct certo_server_opts opts = {0};
+    const char *auth = cli_get(a, "auth");
     char *dir = certo_registry_default_dir(cli_get(a, "data"));
     certo_rc rc = CERTO_EINTERNAL;
 
     opts.listen = cli_get(a, "listen");
     opts.data_dir = dir;
     opts.db_url = cli_db_url(a);
-    rc = certo_server_run(&opts, &err);
+    if (auth != NULL && strcmp(auth, "password") != 0 && strcmp(auth, "external") != 0 &&
+        strcmp(auth, "both") != 0) {
+        certo_free(dir);
+        return cli_usage_error(cmd, "--auth: password, external or both");
+    }
+    opts.auth_external = auth != NULL && strcmp(auth, "password") != 0;
+    opts.auth_password = auth == NULL || strcmp(auth, "external") != 0;
+    rc = cli_int(&opts.token_ttl, a, "token-ttl", 900, 60, 28800, &err);
+    if (rc == CERTO_OK)
+        rc = certo_server_run(&opts, &err);
     certo_free(dir);
     return rc == CERTO_OK ? 0 : cli_fail(cmd, rc, &err);
 }
 
 const struct cli_cmd cli_server_cmds[] = {
-    {"server", "[--listen ADDR:PORT] [--data DIR] [--db URL]",
+    {"server", "[--listen ADDR:PORT] [--data DIR] [--db URL] [--auth MODE] [--token-ttl S]",
      "run the orchestrator server (HTTPS)", server_opts, 0, 0, run_server, NULL},
     {NULL, NULL, NULL, NULL, 0, 0, NULL, NULL},
 };

@@ -29,6 +29,10 @@ static const struct group groups[] = {
     {"server", "the orchestrator server (HTTPS REST API at /vco/api)", cli_server_cmds},
     {"server-cert", "the server's identity: show, csr, import, export-db, import-db, rotate",
      cli_server_cert_cmds},
+    {"trust", "the server's trust store: import-url, import, list, show, remove, export",
+     cli_trust_cmds},
+    {"user", "the server's users: add, passwd, remove, list", cli_user_cmds},
+    {"org", "organizations and departments: add, remove, list", cli_org_cmds},
 };
 
 static void

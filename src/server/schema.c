@@ -11,6 +11,41 @@
 
 #define WHERE "server.schema"
 
+/*
+ * Migration 4: organizations, departments, users and the record of issued tokens. A
+ * user's scope is at most one organization and one of its departments (NULL: none).
+ */
+#define ACCOUNTS_SQL                                                                               \
+    "CREATE TABLE orgs ("                                                                          \
+    " id INTEGER PRIMARY KEY,"                                                                     \
+    " name TEXT NOT NULL UNIQUE,"                                                                  \
+    " created_at INTEGER NOT NULL);"                                                               \
+    "CREATE TABLE departments ("                                                                   \
+    " id INTEGER PRIMARY KEY,"                                                                     \
+    " org_id INTEGER NOT NULL REFERENCES orgs(id),"                                                \
+    " name TEXT NOT NULL,"                                                                         \
+    " created_at INTEGER NOT NULL,"                                                                \
+    " UNIQUE (org_id, name));"                                                                     \
+    "CREATE TABLE users ("                                                                         \
+    " id INTEGER PRIMARY KEY,"                                                                     \
+    " name TEXT NOT NULL UNIQUE,"                                                                  \
+    " role TEXT NOT NULL,"                                                                         \
+    " org_id INTEGER REFERENCES orgs(id),"                                                         \
+    " dept_id INTEGER REFERENCES departments(id),"                                                 \
+    " pw_hash TEXT,"                                                                               \
+    " disabled INTEGER NOT NULL DEFAULT 0,"                                                        \
+    " created_at INTEGER NOT NULL);"                                                               \
+    "CREATE TABLE tokens ("                                                                        \
+    " jti TEXT PRIMARY KEY,"                                                                       \
+    " user_id INTEGER NOT NULL REFERENCES users(id),"                                              \
+    " kind TEXT NOT NULL,"                                                                         \
+    " issued_at INTEGER NOT NULL,"                                                                 \
+    " expires_at INTEGER NOT NULL,"                                                                \
+    " revoked_at INTEGER,"                                                                         \
+    " audience TEXT,"                                                                              \
+    " bound INTEGER NOT NULL DEFAULT 0);"                                                          \
+    "CREATE INDEX tokens_user ON tokens (user_id, expires_at);"
+
 static const struct certo_migration migrations[] = {
     {1, "keystore",
      "CREATE TABLE keystore ("
@@ -28,6 +63,20 @@ static const struct certo_migration migrations[] = {
      " fingerprint TEXT NOT NULL,"
      " added_at INTEGER NOT NULL,"
      " reason TEXT NOT NULL);"},
+    {3, "trust",
+     "CREATE TABLE trust ("
+     " alias TEXT PRIMARY KEY,"
+     " cert_der BLOB NOT NULL,"
+     " fingerprint TEXT NOT NULL UNIQUE,"
+     " subject TEXT,"
+     " issuer TEXT,"
+     " not_after INTEGER,"
+     " source TEXT NOT NULL,"
+     " purpose TEXT NOT NULL CHECK (purpose IN ('peer', 'token-issuer')),"
+     " token_issuer TEXT,"
+     " added_at INTEGER NOT NULL,"
+     " CHECK ((purpose = 'token-issuer') = (token_issuer IS NOT NULL)));"},
+    {4, "accounts", ACCOUNTS_SQL},
 };
 
 certo_rc

@@ -26,35 +26,17 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "certo/accounts.h"
 #include "certo/cert.h"
 #include "certo/mem.h"
 #include "certo/server.h"
+#include "server/api.h"
 
-#define WHERE      "server"
-#define API_PREFIX "/vco/api"
-#define HOST_MAX   64
-#define PATH_LOG   512
-#define DRAIN_MS   10000
-#define IDLE_SECS  30
-#define BASE_MAX   (HOST_MAX + 32)
-
-struct server {
-    struct event_base *base;
-    struct evhttp *http;
-    struct evhttp_bound_socket *bound; /* NULL once draining */
-    SSL_CTX *ctx;                      /* owned; each new connection takes a reference */
-    struct certo_db *db;
-    const char *dir;     /* borrowed from the options */
-    const char *db_url;  /* borrowed from the options; NULL: DATA/server.db */
-    char host[HOST_MAX]; /* the listen address, without brackets */
-    unsigned port;
-    char base_url[BASE_MAX]; /* "https://127.0.0.1:8281" */
-    struct event *sig[3];
-    struct event *drain_timer;
-    int inflight;
-    bool draining;
-    int64_t drain_deadline;
-};
+#define WHERE       "server"
+#define PATH_LOG    512
+#define DRAIN_MS    10000
+#define IDLE_SECS   30
+#define TTL_DEFAULT 900
 
 /* ---- logging ---- */
 
@@ -202,6 +184,18 @@ parse_listen(struct server *s, const char *listen, struct certo_err *err)
 
 /* ---- TLS ---- */
 
+/*
+ * Client certificates are asked for but not required, and any is accepted: it is not
+ * an identity by itself, only what a holder-of-key token is bound to (auth.c).
+ */
+static int
+accept_any_client(int preverify, X509_STORE_CTX *x)
+{
+    (void)preverify;
+    (void)x;
+    return 1;
+}
+
 static certo_rc
 make_ctx(SSL_CTX **out, const struct certo_identity *id, struct certo_err *err)
 {
@@ -219,6 +213,11 @@ make_ctx(SSL_CTX **out, const struct certo_identity *id, struct certo_err *err)
         SSL_CTX_use_certificate(ctx, id->cert) != 1 || SSL_CTX_use_PrivateKey(ctx, id->key) != 1 ||
         SSL_CTX_check_private_key(ctx) != 1) {
         rc = certo_err_ossl(err, CERTO_ECRYPTO, WHERE, "cannot use the server identity for TLS");
+        goto out;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, accept_any_client);
+    if (SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"certo", 5) != 1) {
+        rc = certo_err_ossl(err, CERTO_ECRYPTO, WHERE, "cannot set the TLS session context");
         goto out;
     }
     /* The stored chain (issuer first) is sent after the certificate. */
@@ -254,6 +253,9 @@ load_ctx(struct server *s, char fp[96], struct certo_err *err)
     rc = make_ctx(&ctx, &id, err);
     if (rc != CERTO_OK)
         goto out;
+    rc = auth_load_signer(s, &id, err);
+    if (rc != CERTO_OK)
+        goto out;
     if (created)
         log_line("info", "identity_created", "fingerprint=%s", fp);
     SSL_CTX_free(s->ctx);
@@ -262,6 +264,17 @@ load_ctx(struct server *s, char fp[96], struct certo_err *err)
 out:
     SSL_CTX_free(ctx);
     certo_identity_dispose(&id);
+    return rc;
+}
+
+certo_rc
+server_reload(struct server *s, struct certo_err *err)
+{
+    char fp[96];
+    certo_rc rc = load_ctx(s, fp, err);
+
+    if (rc == CERTO_OK)
+        log_line("info", "certificate_reloaded", "fingerprint=%s", fp);
     return rc;
 }
 
@@ -292,35 +305,33 @@ dump_to_evbuffer(const char *p, size_t n, void *arg)
     return evbuffer_add(arg, p, n);
 }
 
-/* Sends 'body' (consumed) as the JSON response with 'status'. */
+/* Sends what the route answered (r->out consumed). */
 static void
-reply_json(struct server *s, struct evhttp_request *req, int status, json_t *body)
+send_reply(struct server *s, struct api_req *r)
 {
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
     struct evbuffer *b = evbuffer_new();
 
     if (b == NULL)
         abort();
-    if (json_dump_callback(body, dump_to_evbuffer, b, JSON_COMPACT) != 0 ||
-        evbuffer_add(b, "\n", 1) != 0)
+    if (r->status != 204 && (json_dump_callback(r->out, dump_to_evbuffer, b, JSON_COMPACT) != 0 ||
+                             evbuffer_add(b, "\n", 1) != 0))
         abort();
-    json_decref(body);
-    evhttp_add_header(h, "Content-Type", "application/json");
+    json_decref(r->out);
+    r->out = NULL;
+    if (r->status != 204)
+        evhttp_add_header(h, "Content-Type", "application/json");
     evhttp_add_header(h, "Cache-Control", "no-store");
     evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    if (r->allow != NULL)
+        evhttp_add_header(h, "Allow", r->allow);
     if (s->draining)
         evhttp_add_header(h, "Connection", "close");
-    evhttp_send_reply(req, status, NULL, b);
+    evhttp_send_reply(r->req, r->status, NULL, b);
     evbuffer_free(b);
 }
 
-static json_t *
-error_doc(const char *code, const char *message)
-{
-    return json_pack("{s:{s:s,s:s,s:n}}", "error", "code", code, "message", message, "field");
-}
-
-/* ---- routes ---- */
+/* ---- routing ---- */
 
 /* The base URL of links: the request's Host when it is plain, else the listen address. */
 static void
@@ -336,68 +347,123 @@ base_url(char out[BASE_MAX], struct server *s, struct evhttp_request *req)
         snprintf(out, BASE_MAX, "%s", s->base_url);
 }
 
-static json_t *
-make_link(const char *base, const char *path, const char *name)
+static const struct api_route *const route_tables[] = {
+    api_routes_system,
+    api_routes_auth,
+    api_routes_accounts,
+};
+
+/*
+ * Matches 'path' against 'pattern', where "{}" stands for one non-empty segment; the
+ * segments matched are decoded into r->params (a decoded segment with '/' or NUL does
+ * not match).
+ */
+static bool
+match(struct api_req *r, const char *pattern, const char *path)
 {
-    char *href = certo_asprintf("%s%s", base, path);
-    json_t *j = json_pack("{s:s,s:s,s:s,s:[{s:s,s:s}]}", "href", href, "rel", "down", "name", name,
-                          "attributes", "name", "name", "value", name);
-    certo_free(href);
-    return j;
-}
+    size_t n = 0;
+    bool matched = false;
 
-static json_t *
-route_service(const char *base)
-{
-    return json_pack("{s:[o,o]}", "service", make_link(base, API_PREFIX "/catalog/", "catalog"),
-                     make_link(base, API_PREFIX "/inventory/", "inventory"));
-}
-
-static json_t *
-route_catalog(const char *base)
-{
-    return json_pack("{s:[o],s:i}", "link",
-                     make_link(base, API_PREFIX "/catalog/System/", "System"), "total", 1);
-}
-
-static const char *const system_types[] = {"Workflow", "Endpoint", "Certificate"};
-
-static json_t *
-route_system(const char *base)
-{
-    json_t *links = json_array();
-
-    for (size_t i = 0; i < CERTO_ARRAY_LEN(system_types); i++) {
-        char *p = certo_asprintf(API_PREFIX "/catalog/System/%s/", system_types[i]);
-        json_array_append_new(links, make_link(base, p, system_types[i]));
-        certo_free(p);
+    for (;;) {
+        if (pattern[0] == '{' && pattern[1] == '}') {
+            size_t len = strcspn(path, "/"), dlen = 0;
+            char *raw, *dec;
+            if (len == 0 || n == PARAMS_MAX)
+                goto out;
+            raw = certo_strndup(path, len);
+            dec = evhttp_uridecode(raw, 0, &dlen);
+            certo_free(raw);
+            if (dec == NULL || dlen == 0 || strlen(dec) != dlen || strchr(dec, '/') != NULL) {
+                certo_free(dec); /* libevent allocates with malloc */
+                goto out;
+            }
+            r->params[n++] = dec;
+            pattern += 2;
+            path += len;
+            continue;
+        }
+        if (*pattern != *path)
+            goto out;
+        if (*pattern == '\0')
+            break;
+        pattern++;
+        path++;
     }
-    return json_pack("{s:o,s:i}", "link", links, "total", (int)CERTO_ARRAY_LEN(system_types));
+    r->n_params = n;
+    matched = true;
+out:
+    for (size_t i = 0; !matched && i < n; i++)
+        certo_free(r->params[i]);
+    return matched;
 }
 
-/* Object types, and the inventory, have no objects yet. */
-static json_t *
-route_empty(const char *base)
+static const char *
+allow_list(unsigned methods)
 {
-    (void)base;
-    return json_pack("{s:[],s:i}", "link", "total", 0);
+    static char buf[64];
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {{EVHTTP_REQ_GET, "GET, HEAD"},
+                 {EVHTTP_REQ_POST, "POST"},
+                 {EVHTTP_REQ_PUT, "PUT"},
+                 {EVHTTP_REQ_PATCH, "PATCH"},
+                 {EVHTTP_REQ_DELETE, "DELETE"}};
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < CERTO_ARRAY_LEN(names); i++) {
+        if (methods & names[i].bit)
+            snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%s", buf[0] ? ", " : "",
+                     names[i].name);
+    }
+    return buf;
 }
 
-struct route {
-    const char *path;
-    json_t *(*get)(const char *base);
-};
+/* Finds the route; answers 404 or 405 itself when there is none for this method. */
+static const struct api_route *
+find_route(struct api_req *r)
+{
+    unsigned m = r->method == EVHTTP_REQ_HEAD ? EVHTTP_REQ_GET : (unsigned)r->method;
+    unsigned allowed = 0;
 
-static const struct route routes[] = {
-    {API_PREFIX "/", route_service},
-    {API_PREFIX "/catalog/", route_catalog},
-    {API_PREFIX "/catalog/System/", route_system},
-    {API_PREFIX "/catalog/System/Workflow/", route_empty},
-    {API_PREFIX "/catalog/System/Endpoint/", route_empty},
-    {API_PREFIX "/catalog/System/Certificate/", route_empty},
-    {API_PREFIX "/inventory/", route_empty},
-};
+    for (size_t t = 0; t < CERTO_ARRAY_LEN(route_tables); t++) {
+        for (const struct api_route *rt = route_tables[t]; rt->pattern != NULL; rt++) {
+            if (!match(r, rt->pattern, r->path))
+                continue;
+            if (rt->methods & m)
+                return rt;
+            allowed |= rt->methods;
+            for (size_t i = 0; i < r->n_params; i++)
+                certo_free(r->params[i]);
+            r->n_params = 0;
+        }
+    }
+    if (allowed == 0) {
+        api_fail(r, 404, "not_found", NULL, "no such resource");
+    } else {
+        r->allow = allow_list(allowed);
+        api_fail(r, 405, "method_not_allowed", NULL, "this resource allows %s", r->allow);
+    }
+    return NULL;
+}
 
+/* The client certificate of the request's connection, if it sent one. */
+static X509 *
+peer_cert(struct evhttp_request *req)
+{
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    struct bufferevent *bev = conn != NULL ? evhttp_connection_get_bufferevent(conn) : NULL;
+    SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+
+    return ssl != NULL ? SSL_get0_peer_certificate(ssl) : NULL;
+}
+
+const struct api_route *const *
+server_route_tables(size_t *n)
+{
+    *n = CERTO_ARRAY_LEN(route_tables);
+    return route_tables;
+}
 static void
 request_done(struct evhttp_request *req, void *arg)
 {
@@ -411,38 +477,43 @@ handle(struct evhttp_request *req, void *arg)
 {
     struct server *s = arg;
     int64_t t0 = mono_us();
-    enum evhttp_cmd_type m = evhttp_request_get_command(req);
     const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
-    const char *path = u != NULL ? evhttp_uri_get_path(u) : NULL;
-    const struct route *r = NULL;
-    char base[BASE_MAX], lp[PATH_LOG];
-    int status;
+    const struct api_route *rt;
+    struct api_req r = {0};
+    const char *q;
+    char lp[PATH_LOG];
 
     s->inflight++;
     evhttp_request_set_on_complete_cb(req, request_done, s);
-    if (path == NULL || path[0] == '\0')
-        path = "/";
-    for (size_t i = 0; i < CERTO_ARRAY_LEN(routes); i++) {
-        if (strcmp(path, routes[i].path) == 0)
-            r = &routes[i];
-    }
-    base_url(base, s, req);
-    /* A body over CERTO_SERVER_BODY_MAX never gets here: evhttp answers 413 itself. */
-    if (r == NULL) {
-        status = HTTP_NOTFOUND;
-        reply_json(s, req, status, error_doc("not_found", "no such resource"));
-    } else if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD) {
-        status = 405;
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
-        reply_json(s, req, status,
-                   error_doc("method_not_allowed", "this resource allows GET and HEAD only"));
-    } else {
-        status = HTTP_OK;
-        reply_json(s, req, status, r->get(base));
-    }
-    log_path(lp, path);
-    log_line("info", "request", "method=%s path=\"%s\" status=%d duration_ms=%.3f", method_name(m),
-             lp, status, (double)(mono_us() - t0) / 1000.0);
+    r.s = s;
+    r.req = req;
+    r.method = evhttp_request_get_command(req);
+    r.path = u != NULL ? evhttp_uri_get_path(u) : NULL;
+    if (r.path == NULL || r.path[0] == '\0')
+        r.path = "/";
+    TAILQ_INIT(&r.query);
+    base_url(r.base, s, req);
+    r.peer = peer_cert(req);
+    q = u != NULL ? evhttp_uri_get_query(u) : NULL;
+    /* Bodies over CERTO_SERVER_WIRE_MAX never get here: evhttp answers 413 itself. */
+    if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > CERTO_SERVER_BODY_MAX)
+        api_fail(&r, 413, "too_large", NULL, "the request body is over %d bytes",
+                 CERTO_SERVER_BODY_MAX);
+    else if (q != NULL && evhttp_parse_query_str(q, &r.query) != 0)
+        api_fail(&r, 400, "malformed", NULL, "the query string does not parse");
+    else if ((rt = find_route(&r)) != NULL && (rt->auth == API_PUBLIC || auth_authenticate(&r)))
+        rt->fn(&r);
+    if (r.out == NULL)
+        api_fail(&r, 500, "internal", NULL, "internal error");
+    send_reply(s, &r);
+    log_path(lp, r.path);
+    log_line("info", "request", "method=%s path=\"%s\" status=%d user=%s duration_ms=%.3f",
+             method_name(r.method), lp, r.status, r.caller.authenticated ? r.caller.user.name : "-",
+             (double)(mono_us() - t0) / 1000.0);
+    for (size_t i = 0; i < r.n_params; i++)
+        certo_free(r.params[i]);
+    evhttp_clear_headers(&r.query);
+    json_decref(r.body);
 }
 
 /* ---- signals ---- */
@@ -466,15 +537,12 @@ on_signal(evutil_socket_t sig, short what, void *arg)
     struct server *s = arg;
     struct certo_err err = {0};
     struct timeval tick = {0, 50000};
-    char fp[96];
 
     (void)what;
     if (sig == SIGHUP) {
-        if (load_ctx(s, fp, &err) != CERTO_OK)
+        if (server_reload(s, &err) != CERTO_OK)
             log_line("error", "reload_failed", "error=\"%s\" (keeping the old certificate)",
                      err.msg);
-        else
-            log_line("info", "certificate_reloaded", "fingerprint=%s", fp);
         return;
     }
     if (s->draining)
@@ -493,7 +561,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 /* ---- run ---- */
 
 static certo_rc
-start(struct server *s, char fp[96], struct certo_err *err)
+start(struct server *s, char fp[96], bool *admin_created, struct certo_err *err)
 {
     static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
     certo_rc rc = CERTO_EINTERNAL;
@@ -504,13 +572,16 @@ start(struct server *s, char fp[96], struct certo_err *err)
     rc = load_ctx(s, fp, err);
     if (rc != CERTO_OK)
         return rc;
+    rc = certo_accounts_bootstrap(s->db, s->dir, admin_created, err);
+    if (rc != CERTO_OK)
+        return rc;
     s->base = event_base_new();
     s->http = s->base != NULL ? evhttp_new(s->base) : NULL;
     if (s->http == NULL)
         return certo_err_set(err, CERTO_ENOMEM, WHERE, "cannot create the event loop");
     evhttp_set_bevcb(s->http, make_bev, s);
     evhttp_set_gencb(s->http, handle, s);
-    evhttp_set_max_body_size(s->http, CERTO_SERVER_BODY_MAX);
+    evhttp_set_max_body_size(s->http, CERTO_SERVER_WIRE_MAX);
     evhttp_set_max_headers_size(s->http, 64 * 1024);
     evhttp_set_timeout(s->http, IDLE_SECS);
     evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
@@ -533,12 +604,15 @@ certo_server_run(const struct certo_server_opts *opts, struct certo_err *err)
 {
     struct server s = {0};
     const char *listen = opts->listen != NULL ? opts->listen : CERTO_SERVER_LISTEN_DEFAULT;
-    bool v6;
+    bool v6, admin_created = false;
     char fp[96];
     certo_rc rc = CERTO_EINTERNAL;
 
     s.dir = opts->data_dir;
     s.db_url = opts->db_url;
+    s.auth_modes = opts->auth_external ? AUTH_EXTERNAL | (opts->auth_password ? AUTH_PASSWORD : 0)
+                                       : AUTH_PASSWORD;
+    s.token_ttl = opts->token_ttl > 0 ? opts->token_ttl : TTL_DEFAULT;
     rc = parse_listen(&s, listen, err);
     if (rc != CERTO_OK)
         goto out;
@@ -546,13 +620,16 @@ certo_server_run(const struct certo_server_opts *opts, struct certo_err *err)
     snprintf(s.base_url, sizeof(s.base_url), "https://%s%s%s:%u", v6 ? "[" : "", s.host,
              v6 ? "]" : "", s.port);
     signal(SIGPIPE, SIG_IGN);
-    rc = start(&s, fp, err);
+    rc = start(&s, fp, &admin_created, err);
     if (rc != CERTO_OK)
         goto out;
     if (certo_server_is_wildcard(s.host))
-        log_line("warn", "wildcard_listen",
-                 "address=%s note=\"every interface; this slice has no authentication\"", s.host);
+        log_line("warn", "wildcard_listen", "address=%s note=\"every interface\"", s.host);
     printf("certo server listening on %s" API_PREFIX " (certificate SHA-256 %s)\n", s.base_url, fp);
+    if (admin_created)
+        printf("first start: the admin's user name and password are in %s/" CERTO_ADMIN_FILE
+               " (0600); sign in, then change the password and delete the file\n",
+               s.dir);
     fflush(stdout);
     log_line("info", "listening", "url=%s" API_PREFIX " data=\"%s\"", s.base_url, s.dir);
     if (event_base_dispatch(s.base) < 0) {
@@ -573,6 +650,7 @@ out:
     if (s.base != NULL)
         event_base_free(s.base);
     SSL_CTX_free(s.ctx);
+    auth_dispose(&s);
     certo_db_close(s.db);
     return rc;
 }

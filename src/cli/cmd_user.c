@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * `certo user` and `certo org` (cli layer): the server's users, organizations and
+ * departments, worked on offline in the server database (--data DIR, --db URL), as an
+ * administrator on the server's host does before the first login or after losing the
+ * admin password. The same objects are managed remotely through the REST API.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "certo/accounts.h"
+#include "certo/mem.h"
+#include "certo/registry.h"
+#include "certo/server.h"
+#include "cli/cli.h"
+
+#define LIST_PAGE 1000
+
+static certo_rc
+open_db(struct certo_db **db, const struct cli_args *a, struct certo_err *err)
+{
+    char *dir = certo_registry_default_dir(cli_get(a, "data"));
+    certo_rc rc = certo_server_db_open(db, dir, cli_db_url(a), err);
+
+    certo_free(dir);
+    return rc;
+}
+
+/* --org NAME|ID and --dept NAME|ID into ids (0 when not given). */
+static certo_rc
+resolve_scope(struct certo_db *db, const struct cli_args *a, int64_t *org_id, int64_t *dept_id,
+              struct certo_err *err)
+{
+    const char *org = cli_get(a, "org"), *dept = cli_get(a, "dept");
+    struct certo_org o;
+    struct certo_dept d;
+    struct certo_err e = {0};
+    certo_rc rc;
+
+    *org_id = 0;
+    *dept_id = 0;
+    if (dept != NULL && org == NULL)
+        return certo_err_set(err, CERTO_EINVAL, "cli", "--dept needs --org");
+    if (org == NULL)
+        return CERTO_OK;
+    rc = certo_org_find(db, org, &o, &e);
+    if (rc == CERTO_ENOTFOUND && strspn(org, "0123456789") == strlen(org))
+        rc = certo_org_get(db, strtoll(org, NULL, 10), &o, &e);
+    if (rc != CERTO_OK)
+        return certo_err_set(err, rc, "cli", "--org %s: %s", org, e.msg);
+    *org_id = o.id;
+    if (dept == NULL)
+        return CERTO_OK;
+    rc = certo_dept_find(db, o.id, dept, &d, &e);
+    if (rc != CERTO_OK)
+        return certo_err_set(err, rc, "cli", "--dept %s: %s", dept, e.msg);
+    *dept_id = d.id;
+    return CERTO_OK;
+}
+
+/* The new password: --password-file / --password-env, or asked twice on a terminal. */
+static certo_rc
+new_password(struct certo_secret **pw, const struct cli_args *a, struct certo_err *err)
+{
+    certo_rc rc;
+
+    if (cli_has(a, "password"))
+        fprintf(stderr, "certo: warning: --password on the command line can be seen by other "
+                        "users of this host; prefer --password-file, --password-env or the "
+                        "prompt\n");
+    rc = cli_secret(pw, a, "password", "New password: ", true, err);
+
+    if (rc == CERTO_OK && *pw == NULL)
+        rc = certo_err_set(err, CERTO_EINVAL, "cli",
+                           "missing --password-file or --password-env (no terminal to ask on)");
+    if (rc == CERTO_OK && certo_secret_len(*pw) < 8)
+        rc = certo_err_set(err, CERTO_EINVAL, "cli", "--password: at least 8 characters");
+    return rc;
+}
+
+static const char *
+org_name(struct certo_db *db, int64_t id, char buf[CERTO_NAME_MAX + 1])
+{
+    struct certo_org o;
+    struct certo_err ignored = {0};
+
+    if (id == 0)
+        return "-";
+    if (certo_org_get(db, id, &o, &ignored) != CERTO_OK)
+        return "?";
+    snprintf(buf, CERTO_NAME_MAX + 1, "%s", o.name);
+    return buf;
+}
+
+static const char *
+dept_name(struct certo_db *db, int64_t id, char buf[CERTO_NAME_MAX + 1])
+{
+    struct certo_dept d;
+    struct certo_err ignored = {0};
+
+    if (id == 0)
+        return "-";
+    if (certo_dept_get(db, id, &d, &ignored) != CERTO_OK)
+        return "?";
+    snprintf(buf, CERTO_NAME_MAX + 1, "%s", d.name);
+    return buf;
+}
+
+/* ---- user ---- */
+
+static const struct cli_opt add_opts[] = {
+    {"role", 'r', CLI_VALUE, "ROLE", "admin, org-admin, dept-admin, operator or auditor"},
+    {"org", 0, CLI_VALUE, "ORG", "the organization (name or id)"},
+    {"dept", 0, CLI_VALUE, "DEPT", "the department of --org (name)"},
+    CLI_SECRET_OPTS("password", "the password"),
+    {"no-password", 0, CLI_FLAG, NULL, "no password: the user signs in through an external issuer"},
+    CLI_DATA_OPT,
+    CLI_DB_OPT,
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static int
+run_user_add(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0}, e = {0};
+    struct certo_db *db = NULL;
+    struct certo_secret *pw = NULL;
+    enum certo_role role;
+    int64_t org_id, dept_id, id = 0;
+    const char *name = a->pos[0];
+    certo_rc rc;
+
+    if (cli_get(a, "role") == NULL)
+        return cli_usage_error(cmd, "missing --role ROLE");
+    rc = certo_role_parse(&role, cli_get(a, "role"), &e);
+    if (rc != CERTO_OK)
+        rc = certo_err_set(&err, rc, "cli", "--%s", e.msg);
+    if (rc == CERTO_OK && !cli_has(a, "no-password"))
+        rc = new_password(&pw, a, &err);
+    if (rc == CERTO_OK)
+        rc = open_db(&db, a, &err);
+    if (rc == CERTO_OK)
+        rc = resolve_scope(db, a, &org_id, &dept_id, &err);
+    if (rc == CERTO_OK)
+        rc = certo_user_add(db, name, role, org_id, dept_id, pw, &id, &err);
+    if (rc == CERTO_OK)
+        printf("user %s added (id %lld, role %s)\n", name, (long long)id, certo_role_name(role));
+    certo_secret_free(pw);
+    certo_db_close(db);
+    return rc == CERTO_OK ? 0 : cli_fail(cmd, rc, &err);
+}
+
+static const struct cli_opt passwd_opts[] = {
+    CLI_SECRET_OPTS("password", "the new password"),
+    CLI_DATA_OPT,
+    CLI_DB_OPT,
+    {NULL, 0, 0, NULL, NULL},
+};
+
+static int
+run_user_passwd(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0};
+    struct certo_db *db = NULL;
+    struct certo_secret *pw = NULL;
+    struct certo_user u;
+    certo_rc rc = new_password(&pw, a, &err);
+
+    if (rc == CERTO_OK)
+        rc = open_db(&db, a, &err);
+    if (rc == CERTO_OK)
+        rc = certo_user_find(db, a->pos[0], &u, &err);
+    if (rc == CERTO_OK)
+        rc = certo_user_set_password(db, u.id, pw, &err);
+    if (rc == CERTO_OK)
+        printf("password of %s changed; its tokens are revoked\n", u.name);
+    certo_secret_free(pw);
+    certo_db_close(db);
+    return rc == CERTO_OK ? 0 : cli_fail(cmd, rc, &err);
+}
+
+static int
+run_user_remove(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0};
+    struct certo_db *db = NULL;
+    struct certo_user u;
+    certo_rc rc = open_db(&db, a, &err);
+
+    if (rc == CERTO_OK)
+        rc = certo_user_find(db, a->pos[0], &u, &err);
+    if (rc == CERTO_OK)
+        rc = certo_user_remove(db, u.id, &err);
+    if (rc == CERTO_OK)
+        printf("user %s removed\n", u.name);
+    certo_db_close(db);
+    return rc == CERTO_OK ? 0 : cli_fail(cmd, rc, &err);
+}
+
+static int
+run_user_list(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0};
+    struct certo_db *db = NULL;
+    struct certo_page page = {.max = LIST_PAGE};
+    struct certo_user *items = certo_calloc(LIST_PAGE, sizeof(*items));
+    bool json = cli_has(a, "json");
+    char ob[CERTO_NAME_MAX + 1], db_[CERTO_NAME_MAX + 1];
+    certo_rc rc = open_db(&db, a, &err);
+
+    if (!json && rc == CERTO_OK)
+        printf("%-6s %-24s %-10s %-20s %-20s %s\n", "ID", "NAME", "ROLE", "ORG", "DEPARTMENT",
+               "STATE");
+    if (json && rc == CERTO_OK)
+        fputs("[", stdout);
+    for (bool first = true; rc == CERTO_OK;) {
+        rc = certo_user_list(db, 0, 0, &page, items, &err);
+        for (size_t i = 0; rc == CERTO_OK && i < page.n; i++, first = false) {
+            const struct certo_user *u = &items[i];
+            const char *state = u->disabled ? "disabled" : u->has_password ? "active" : "external";
+            if (json)
+                printf("%s{\"id\":%lld,\"name\":\"%s\",\"role\":\"%s\",\"orgId\":%lld,"
+                       "\"deptId\":%lld,\"state\":\"%s\"}",
+                       first ? "" : ",", (long long)u->id, u->name, certo_role_name(u->role),
+                       (long long)u->org_id, (long long)u->dept_id, state);
+            else
+                printf("%-6lld %-24s %-10s %-20s %-20s %s\n", (long long)u->id, u->name,
+                       certo_role_name(u->role), org_name(db, u->org_id, ob),
+                       dept_name(db, u->dept_id, db_), state);
+        }
+        if (rc != CERTO_OK || page.start + (int64_t)page.n >= page.total)
+            break;
+        page.start += (int64_t)page.n;
+    }
+    if (json && rc == CERTO_OK)
+        puts("]");
+    certo_free(items);
+    certo_db_close(db);
+    return rc == CERTO_OK ? 0 : cli_fail(cmd, rc, &err);
+}
+
+const struct cli_cmd cli_user_cmds[] = {
+    {"user add",
+     "NAME --role ROLE [--org ORG [--dept DEPT]] [--password-file F|--password-env "
+     "V|--no-password]",
+     "add a user of the server", add_opts, 1, 1, run_user_add, NULL},
+    {"user passwd", "NAME [--password-file F|--password-env V]",
+     "set a user's password (asked twice on a terminal); revokes its tokens", passwd_opts, 1, 1,
+     run_user_passwd, NULL},
+    {"user remove", "NAME [--data DIR]", "remove a user and its tokens", cli_data_db_opts, 1, 1,
+     run_user_remove, NULL},
+    {"user list", "[--json] [--data DIR]", "list the server's users", cli_data_db_json_opts, 0, 0,
+     run_user_list, NULL},
+    {NULL, NULL, NULL, NULL, 0, 0, NULL, NULL},
+};
+
+/* ---- org ---- */
+
+static int
+run_org_add(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0};
+    struct certo_db *db = NULL;
+    struct certo_org o;
+    int64_t id = 0;
+    certo_rc rc = open_db(&db, a, &err);
+
+    if (rc == CERTO_OK && a->n_pos == 1) {
+        rc = certo_org_add(db, a->pos[0], &id, &err);
+        if (rc == CERTO_OK)
+            printf("organization %s added (id %lld)\n", a->pos[0], (long long)id);
+    } else if (rc == CERTO_OK) {
+        rc = certo_org_find(db, a->pos[0], &o, &err);
+        if (rc == CERTO_OK)
+            rc = certo_dept_add(db, o.id, a->pos[1], &id, &err);
+        if (rc == CERTO_OK)
+            printf("department %s of %s added (id %lld)\n", a->pos[1], o.name, (long long)id);
+    }
+    certo_db_close(db);
+    return rc == CERTO_OK ? 0 : cli_fail(cmd, rc, &err);
+}
+
+static int
+run_org_remove(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0};
+    struct certo_db *db = NULL;
+    struct certo_org o;
+    struct certo_dept d;
+    certo_rc rc = open_db(&db, a, &err);
+
+    if (rc == CERTO_OK)
+        rc = certo_org_find(db, a->pos[0], &o, &err);
+    if (rc == CERTO_OK && a->n_pos == 2) {
+        rc = certo_dept_find(db, o.id, a->pos[1], &d, &err);
+        if (rc == CERTO_OK)
+            rc = certo_dept_remove(db, d.id, &err);
+    } else if (rc == CERTO_OK) {
+        rc = certo_org_remove(db, o.id, &err);
+    }
+    if (rc == CERTO_OK)
+        printf("%s removed\n", a->n_pos == 2 ? "department" : "organization");
+    certo_db_close(db);
+    return rc == CERTO_OK ? 0 : cli_fail(cmd, rc, &err);
+}
+
+static int
+run_org_list(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0};
+    struct certo_db *db = NULL;
+    struct certo_page op = {.max = LIST_PAGE}, dp = {.max = LIST_PAGE};
+    struct certo_org *orgs = certo_calloc(LIST_PAGE, sizeof(*orgs));
+    struct certo_dept *depts = certo_calloc(LIST_PAGE, sizeof(*depts));
+    certo_rc rc = open_db(&db, a, &err);
+
+    for (; rc == CERTO_OK; op.start += (int64_t)op.n) {
+        rc = certo_org_list(db, 0, &op, orgs, &err);
+        for (size_t i = 0; rc == CERTO_OK && i < op.n; i++) {
+            printf("%lld %s\n", (long long)orgs[i].id, orgs[i].name);
+            dp.start = 0;
+            rc = certo_dept_list(db, orgs[i].id, 0, &dp, depts, &err);
+            for (size_t j = 0; rc == CERTO_OK && j < dp.n; j++)
+                printf("  %lld %s\n", (long long)depts[j].id, depts[j].name);
+        }
+        if (rc != CERTO_OK || op.start + (int64_t)op.n >= op.total)
+            break;
+    }
+    certo_free(orgs);
+    certo_free(depts);
+    certo_db_close(db);
+    return rc == CERTO_OK ? 0 : cli_fail(cmd, rc, &err);
+}
+
+const struct cli_cmd cli_org_cmds[] = {
+    {"org add", "ORG [DEPT] [--data DIR]", "add an organization, or a department of one",
+     cli_data_db_opts, 1, 2, run_org_add, NULL},
+    {"org remove", "ORG [DEPT] [--data DIR]",
+     "remove an empty organization, or an empty department of one", cli_data_db_opts, 1, 2,
+     run_org_remove, NULL},
+    {"org list", "[--data DIR]", "list organizations and their departments", cli_data_db_opts, 0, 0,
+     run_org_list, NULL},
+    {NULL, NULL, NULL, NULL, 0, 0, NULL, NULL},
+};
