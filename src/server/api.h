@@ -49,7 +49,7 @@ struct server {
     EVP_PKEY *sign_key;
     X509 *sign_cert;
     char x5t[CERTO_JWT_X5T_LEN + 1]; /* of sign_cert */
-    char iss[ISS_MAX];               /* "urn:certo:server:<x5t>", also the actor of delegations */
+    char iss[ISS_MAX]; /* "urn:certo:server:<key hash>", also the actor of delegations */
     struct event *sig[3];
     struct event *drain_timer;
     int inflight;

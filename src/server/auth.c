@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Authentication and tokens (seed 003, REFERENCE.md §7). Tokens are JWTs signed with
- * the server identity's key, the signer named by the header's x5t#S256, so a server
- * that trusts this one's certificate can check them; `iss` and `aud` are
- * "urn:certo:server:<x5t>", the server's name as issuer and as actor of delegations.
+ * the server identity's key, the signing certificate named by the header's x5t#S256, so
+ * a server that trusts this one's certificate can check them; `iss` and `aud` are
+ * "urn:certo:server:<base64url SHA-256 of the public key>", the server's name as issuer
+ * and as actor of delegations. It follows the key: importing a CA-signed certificate for
+ * the same key keeps tokens valid, a new key (rotate, import-db) ends them.
  * - Principal tokens come from POST /vco/api/auth/token (password, or a trusted external
  *   issuer's token) and travel in `Authorization: Bearer`. A client that presents a TLS
  *   certificate when it asks gets a token bound to it (RFC 8705 cnf x5t#S256): the token
@@ -26,6 +28,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "certo/buf.h"
 #include "certo/cert.h"
 #include "certo/clock.h"
 #include "certo/mem.h"
@@ -50,7 +53,10 @@
 certo_rc
 auth_load_signer(struct server *s, const struct certo_identity *id, struct certo_err *err)
 {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
     char x5t[CERTO_JWT_X5T_LEN + 1];
+    struct certo_buf kid;
     enum certo_jwt_alg alg;
     certo_rc rc = certo_jwt_key_alg(&alg, id->key, err);
 
@@ -59,13 +65,24 @@ auth_load_signer(struct server *s, const struct certo_identity *id, struct certo
     rc = certo_jwt_x5t_s256(x5t, id->cert, err);
     if (rc != CERTO_OK)
         return rc;
+    /* The issuer name follows the key, not the certificate: a CA-signed certificate for
+     * the same key (server-cert import) keeps every token valid. */
+    if (X509_pubkey_digest(id->cert, EVP_sha256(), md, &mdlen) != 1)
+        return certo_err_ossl(err, CERTO_ECRYPTO, WHERE, "cannot hash the identity's key");
+    certo_buf_init(&kid, 64);
+    rc = certo_b64url_encode(&kid, md, mdlen, err);
+    if (rc != CERTO_OK) {
+        certo_buf_dispose(&kid);
+        return rc;
+    }
     auth_dispose(s);
     EVP_PKEY_up_ref(id->key);
     X509_up_ref(id->cert);
     s->sign_key = id->key;
     s->sign_cert = id->cert;
     memcpy(s->x5t, x5t, sizeof(x5t));
-    snprintf(s->iss, sizeof(s->iss), "urn:certo:server:%s", x5t);
+    snprintf(s->iss, sizeof(s->iss), "urn:certo:server:%s", (const char *)kid.data);
+    certo_buf_dispose(&kid);
     return CERTO_OK;
 }
 
@@ -145,16 +162,15 @@ signer_key(EVP_PKEY **key, bool *own, struct server *s, const struct certo_jwt *
     certo_rc rc = CERTO_EAUTH;
 
     *key = NULL;
-    if (jwt->x5t_s256 == NULL)
-        return certo_err_set(err, CERTO_EAUTH, WHERE, "the token names no signer (x5t#S256)");
-    if (strcmp(jwt->x5t_s256, s->x5t) == 0) {
-        if (iss == NULL || strcmp(iss, s->iss) != 0)
-            return certo_err_set(err, CERTO_EAUTH, WHERE, "wrong token issuer");
+    if (iss != NULL && strcmp(iss, s->iss) == 0) {
+        /* Ours: signed by the identity's key, whichever certificate it had then. */
         *own = true;
         EVP_PKEY_up_ref(s->sign_key);
         *key = s->sign_key;
         return CERTO_OK;
     }
+    if (jwt->x5t_s256 == NULL)
+        return certo_err_set(err, CERTO_EAUTH, WHERE, "token signed by an unknown issuer");
     *own = false;
     if ((s->auth_modes & AUTH_EXTERNAL) == 0 || iss == NULL)
         return certo_err_set(err, CERTO_EAUTH, WHERE, "token signed by an unknown issuer");

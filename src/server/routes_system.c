@@ -556,7 +556,9 @@ route_trust_import_url(struct api_req *r)
     }
     idx = idx_j != NULL ? (int)json_integer_value(idx_j) : 0;
     if (certo_trust_fetch(&peer, host, (int)json_integer_value(port_j), &fo, &err) != CERTO_OK) {
-        api_fail_rc(r, err.rc == CERTO_EINVAL ? CERTO_EINVAL : CERTO_ENET, &err, "host");
+        /* A refused address (link-local, metadata) is the caller's input, not an outage. */
+        api_fail_rc(r, err.rc == CERTO_EINVAL || err.rc == CERTO_EPERM ? CERTO_EINVAL : CERTO_ENET,
+                    &err, "host");
         goto out;
     }
     if (idx >= sk_X509_num(peer.chain)) {

@@ -12,5 +12,7 @@
 
 /* SQLite 3 (src/store/sqlite.c): scheme "sqlite", and every url without a scheme. */
 extern const struct certo_store_ops certo_store__sqlite;
+/* PostgreSQL through libpq (src/store/pgsql.c): schemes "postgresql" and "postgres". */
+extern const struct certo_store_ops certo_store__pgsql;
 
 #endif

@@ -31,8 +31,13 @@ struct certo_stmt {
 };
 
 /* Every backend of this build, looked up by scheme (curl available_backends[]). */
-static const struct certo_store_ops *const backends[] = {
-    &certo_store__sqlite,
+static const struct {
+    const char *scheme;
+    const struct certo_store_ops *ops;
+} backends[] = {
+    {"sqlite", &certo_store__sqlite},
+    {"postgresql", &certo_store__pgsql},
+    {"postgres", &certo_store__pgsql},
 };
 
 static const char schema_table_sql[] = "CREATE TABLE IF NOT EXISTS certo_schema ("
@@ -203,13 +208,13 @@ parse_url(const struct certo_store_ops **ops_out, const char **target_out, const
     if (n > 0) {
         ops = NULL;
         for (size_t i = 0; i < CERTO_ARRAY_LEN(backends); i++) {
-            if (strlen(backends[i]->name) == n && strncasecmp(url, backends[i]->name, n) == 0)
-                ops = backends[i];
+            if (strlen(backends[i].scheme) == n && strncasecmp(url, backends[i].scheme, n) == 0)
+                ops = backends[i].ops;
         }
         if (ops == NULL)
             return certo_err_set(err, CERTO_EUNSUPPORTED, WHERE,
                                  "database scheme \"%.*s\" is not supported by this build "
-                                 "(use sqlite:PATH or a file path)",
+                                 "(use sqlite:PATH, a file path or postgresql://...)",
                                  (int)(n > 32 ? 32 : n), url);
         target = url + n + 1;
     }
@@ -312,9 +317,12 @@ out:
 
 /*
  * Applies the migration after the version found under the write lock. Several processes
- * may open a fresh database at the same moment: BEGIN IMMEDIATE lets one in at a time,
- * and the version read inside the transaction tells each whether another already did
- * this step. '*have' becomes the version the database is at afterwards.
+ * may open a fresh database at the same moment: begin(write) lets one in at a time
+ * (SQLite BEGIN IMMEDIATE, PostgreSQL's advisory write lock), and the version read
+ * inside the transaction tells each whether another already did this step. The version
+ * table is created there too, under the lock: PostgreSQL's CREATE TABLE IF NOT EXISTS
+ * is not safe against a concurrent one. '*have' becomes the version the database is at
+ * afterwards.
  */
 static certo_rc
 apply_next(struct certo_db *db, const struct certo_migration *migs, size_t n, int *have,
@@ -328,12 +336,17 @@ apply_next(struct certo_db *db, const struct certo_migration *migs, size_t n, in
     rc = ops_begin(db, true, err);
     if (rc != CERTO_OK)
         goto out;
+    rc = ops_exec(db, schema_table_sql, err);
+    if (rc != CERTO_OK)
+        goto out;
     rc = read_version(db, &cur, err);
     if (rc != CERTO_OK)
         goto out;
     if (cur >= (int)n) {
+        rc = ops_commit(db, err); /* keeps a version table created just now */
+        if (rc != CERTO_OK)
+            goto out;
         *have = cur;
-        rc = CERTO_OK;
         goto out;
     }
     m = &migs[cur];
@@ -355,17 +368,15 @@ out:
 static certo_rc
 migrate(struct certo_db *db, const struct certo_migration *migs, size_t n, struct certo_err *err)
 {
-    int have = 0;
+    struct certo_err quiet = {0};
+    int have = -1;
     certo_rc rc = CERTO_EINTERNAL;
 
-    rc = ops_exec(db, schema_table_sql, err);
-    if (rc != CERTO_OK)
-        goto out;
     /* Read outside a transaction first: an up-to-date database, the common case, never
-     * takes the write lock. */
-    rc = read_version(db, &have, err);
-    if (rc != CERTO_OK)
-        goto out;
+     * takes the write lock. If this fails (no version table yet), apply_next creates the
+     * table and reads again under the lock, where a real failure is reported. */
+    if (read_version(db, &have, &quiet) != CERTO_OK)
+        have = -1;
     while (have < (int)n) {
         rc = apply_next(db, migs, n, &have, err);
         if (rc != CERTO_OK)

@@ -32,4 +32,19 @@ int t_dir_count(const char *dir);
 EVP_PKEY *t_fixture_key(const char *name);
 STACK_OF(X509) * t_fixture_certs(const char *name);
 
+/*
+ * PostgreSQL for tests (tests/pg/README). The server's admin url comes from
+ * $CERTO_TEST_PG_URL, or from the file named by $CERTO_TEST_PG_URL_FILE (CTest sets it
+ * to the fixture's DIR/url).
+ */
+/** The admin url (static buffer), or NULL when neither variable is set. Fails the test
+ *  when the file variable is set but the file cannot be read: the fixture did not start. */
+const char *t_pg_admin_url(void);
+/**
+ * Creates a new, uniquely named, empty database (UTF8, LC_COLLATE "C") and writes its url
+ * into 'url_out' (it holds the test password: never print it). Skips the test when no
+ * PostgreSQL is configured; fails it when the server cannot be used.
+ */
+void t_pg_db(char *url_out, size_t cap);
+
 #endif

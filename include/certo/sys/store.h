@@ -22,16 +22,20 @@ struct certo_store_ops {
     size_t db_ctx_size;   /* bytes of per-handle state */
     size_t stmt_ctx_size; /* bytes of per-statement state */
 
-    /* Required. Connects to 'target' (the url without its scheme, never empty; borrowed).
-     * May block. On failure it releases what it acquired itself: close() is called only
-     * after a successful open(). Messages may name a file path, never a password. */
+    /* Required. Connects to 'target' (the url without its scheme and ':', never empty;
+     * borrowed). May block. On failure it releases what it acquired itself: close() is
+     * called only after a successful open(). Messages may name a file path, a host, port
+     * and database, never a password or the url. */
     certo_rc (*open)(void *db_ctx, const char *target, struct certo_err *err);
     /* Required. Releases what open() acquired (not db_ctx itself). */
     void (*close)(void *db_ctx);
     /* Required. Runs parameterless SQL (several statements allowed). May block. */
     certo_rc (*exec)(void *db_ctx, const char *sql, struct certo_err *err);
-    /* Required. BEGIN (IMMEDIATE when 'write'), COMMIT, ROLLBACK. May block. rollback()
-     * does nothing without an open transaction and reports nothing. */
+    /* Required. BEGIN (IMMEDIATE when 'write'), COMMIT, ROLLBACK. May block. begin(write)
+     * must serialise writers of the database (SQLite's write lock, PostgreSQL's advisory
+     * lock): the migrations rely on it. rollback() does nothing without an open
+     * transaction and reports nothing. exec() and step() inside a transaction must undo
+     * only the failing statement (PostgreSQL: a savepoint per statement). */
     certo_rc (*begin)(void *db_ctx, bool write, struct certo_err *err);
     certo_rc (*commit)(void *db_ctx, struct certo_err *err);
     void (*rollback)(void *db_ctx);

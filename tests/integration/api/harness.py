@@ -54,6 +54,29 @@ def finish():
     sys.exit(0)
 
 
+def _pg_admin():
+    f = os.environ.get("CERTO_TEST_PG_URL_FILE")
+    return open(f).read().strip() if f else None
+
+
+PG_ADMIN = _pg_admin()
+_pg_count = [0]
+
+
+def pg_new_db(name):
+    """A new database (UTF8, collation C) on the test cluster; returns its url."""
+    _pg_count[0] += 1
+    db = f"api_{os.getpid()}_{_pg_count[0]}_{name}".replace("-", "_")
+    u = urllib.parse.urlsplit(PG_ADMIN)
+    subprocess.run(["psql", "-q", "-h", u.hostname, "-p", str(u.port), "-U", u.username,
+                    "-d", u.path.lstrip("/") or "postgres", "-c",
+                    f"CREATE DATABASE {db} TEMPLATE template0 ENCODING 'UTF8' "
+                    "LC_COLLATE 'C' LC_CTYPE 'C'"],
+                   check=True, capture_output=True,
+                   env=dict(os.environ, PGPASSWORD=urllib.parse.unquote(u.password)))
+    return urllib.parse.urlunsplit((u.scheme, u.netloc, "/" + db, u.query, ""))
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -80,9 +103,9 @@ class Server:
         self.url = f"https://127.0.0.1:{self.port}/vco/api"
         self.extra = list(extra)
         self.proc = None
-        db = os.environ.get("CERTO_TEST_DB_URL")  # a fresh PostgreSQL database per server
-        if db:
-            self.extra += ["--db", db]
+        # On PostgreSQL (CERTO_TEST_PG_URL_FILE, set by the CTest fixture "pg"), each server
+        # gets a database of its own; its url reaches certo through $CERTO_DB, never argv.
+        self.db_url = pg_new_db(name) if PG_ADMIN else None
         self.start()
         cred = open(os.path.join(self.dir, "initial-admin.txt")).read()
         self.admin_pw = cred.split("password: ")[1].strip()
@@ -96,8 +119,7 @@ class Server:
         self.proc = subprocess.Popen(
             [CERTO, "server", "--listen", f"127.0.0.1:{self.port}", "--data", self.dir,
              *self.extra],
-            stdout=subprocess.PIPE, stderr=self.err, text=True,
-            env=dict(os.environ, CERTO_CONTAINER="0"))
+            stdout=subprocess.PIPE, stderr=self.err, text=True, env=self.env())
         _procs.append(self.proc)
         self.stdout = ""
         deadline = time.time() + 20
@@ -111,6 +133,29 @@ class Server:
                     self.stdout += self.proc.stdout.readline()
                 return
         raise SystemExit(f"server {self.dir} did not start: {open(self.err_path).read()}")
+
+    def env(self):
+        e = dict(os.environ, CERTO_CONTAINER="0")
+        if self.db_url:
+            e["CERTO_DB"] = self.db_url
+        return e
+
+    def cli(self, *args, env=None):
+        """certo COMMAND... --data DIR on this server's data (and database)."""
+        e = {"CERTO_DB": self.db_url} if self.db_url else {}
+        e.update(env or {})
+        return certo(*args, "--data", self.dir, env=e)
+
+    def db_bytes(self):
+        """Everything the database holds, as stored: the SQLite files, or a pg_dump."""
+        if not self.db_url:
+            return {f: open(os.path.join(self.dir, f), "rb").read()
+                    for f in os.listdir(self.dir) if f.startswith("server.db")}
+        u = urllib.parse.urlsplit(self.db_url)
+        dump = subprocess.run(["pg_dump", "-h", u.hostname, "-p", str(u.port), "-U", u.username,
+                               "-d", u.path.lstrip("/")], capture_output=True, check=True,
+                              env=dict(os.environ, PGPASSWORD=urllib.parse.unquote(u.password)))
+        return {"pg_dump": dump.stdout}
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)

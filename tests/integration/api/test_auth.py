@@ -8,7 +8,7 @@ import stat
 import subprocess
 import time
 
-from harness import (TMP, Server, certo, finish, free_port, is_error, jwt_claims,
+from harness import (TMP, Server, finish, is_error, jwt_claims,
                      make_client_cert, ok, req, sign_jwt)
 
 a = Server("a")
@@ -121,8 +121,8 @@ for desc, t, want in (("garbage", "garbage", None), ("flipped signature", flippe
 
 # ---- expiry: a token of this server's key whose time is over ----
 p12 = os.path.join(TMP, "a.p12")
-rc, _, err = certo("server-cert", "export-db", "--data", a.dir, "--out", p12,
-                   "--password-env", "P", env={"P": "export-pw"})
+rc, _, err = a.cli("server-cert", "export-db", "--out", p12, "--password-env", "P",
+                   env={"P": "export-pw"})
 ok(rc == 0, f"export-db: {err}")
 subprocess.run(["openssl", "pkcs12", "-in", p12, "-nocerts", "-nodes", "-passin",
                 "pass:export-pw", "-out", os.path.join(TMP, "a.key")], check=True,
@@ -224,10 +224,9 @@ ok(st == 400 and is_error(d, "invalid_grant"), f"delegate of a delegate: {d}")
 # ---- external issuer (SSO) ----
 idp = make_client_cert("idp")
 s = Server("sso", "--auth", "both")
-rc, _, err = certo("trust", "import", idp[0], "--token-issuer", "https://idp.example",
-                   "--data", s.dir)
+rc, _, err = s.cli("trust", "import", idp[0], "--token-issuer", "https://idp.example")
 ok(rc == 0, f"trust the issuer: {err}")
-rc, _, err = certo("user", "add", "sso-user", "--role", "admin", "--no-password", "--data", s.dir)
+rc, _, err = s.cli("user", "add", "sso-user", "--role", "admin", "--no-password")
 ok(rc == 0, f"user without password: {err}")
 aud = req(s, "GET", "/auth/")[1]["audience"]
 now = int(time.time())
@@ -257,10 +256,7 @@ ok(st == 400 and is_error(d, "unsupported_grant_type"), f"password login off: {d
 secrets = [a.admin_pw, b.admin_pw, "bob-password-1", "bob-password-2", "carol-password-1",
            tok, hok, dele, bob_tok, "export-pw"]
 for srv in (a, b, s):
-    blobs = {"log": srv.log().encode()}
-    for f in os.listdir(srv.dir):
-        if f.startswith("server.db"):
-            blobs[f] = open(os.path.join(srv.dir, f), "rb").read()
+    blobs = {"log": srv.log().encode(), **srv.db_bytes()}
     for name, blob in blobs.items():
         for sec in secrets:
             for part in sec.split(".") if sec.count(".") == 2 else [sec]:
