@@ -15,7 +15,7 @@ FUZZ_LONG_SECONDS ?= 600
 configure = if [ -f $(1)/CMakeCache.txt ]; then cmake -S . -B $(1) $(2); \
 	else cmake -S . -B $(1) -G Ninja $(2); fi
 
-.PHONY: all deps build run check test asan fuzz-build fuzz-check fuzz format format-check \
+.PHONY: all deps build run tour check test asan fuzz-build fuzz-check fuzz format format-check \
         checksrc bench fixtures clean
 
 all: build
@@ -27,8 +27,14 @@ build: deps
 	@$(call configure,$(BUILD),-DCMAKE_BUILD_TYPE=RelWithDebInfo) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Until the orchestrator server exists, the main program is the offline CLI: run its tour.
+# The main program: the orchestrator server on its defaults (https://127.0.0.1:8281/vco/api,
+# SQLite in the data directory); the first start prints where the admin's credentials are.
+# Ctrl-C stops it. More options through ARGS, e.g. make run ARGS="--data /tmp/certo".
 run: build
+	$(BUILD)/bin/certo server $(ARGS)
+
+# A short end-to-end tour of the offline CLI in a temporary directory.
+tour: build
 	@scripts/tour.sh $(BUILD)/bin/certo
 
 test: build

@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: until the orchestrator server exists, the main program is the offline CLI,
-# and this is a short end-to-end tour of it in a temporary directory.
+# `make tour`: a short end-to-end tour of the offline CLI in a temporary directory.
 set -euo pipefail
 certo=${1:-build/bin/certo}
 certo=$(cd "$(dirname "$certo")" && pwd)/$(basename "$certo")
@@ -10,10 +9,10 @@ cd "$W"
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 
 cat <<'TXT'
-Certo — certificate orchestration. The orchestrator server is not built yet, so
-`make run` runs a tour of the offline CLI (keys, CSRs, certificates, keystores) and of
-the gateway (an endpoint, an install with verification, history, rollback) in a
-temporary directory that is removed afterwards.
+Certo — certificate orchestration. A tour of the offline CLI (keys, CSRs, certificates,
+keystores) and of the gateway (an endpoint, an install with verification, history,
+rollback) in a temporary directory that is removed afterwards. `make run` starts the
+orchestrator server instead.
 TXT
 printf 'changeit\n' > store.pw
 step "$certo" cert keygen --type ec:p256 --out ca.key
