@@ -274,6 +274,50 @@ api_bool(struct api_req *r, json_t *obj, const char *key, bool *out)
 
 /* ---- paths and queries ---- */
 
+/*
+ * Matches 'path' against 'pattern', where "{}" stands for one non-empty segment; the
+ * segments matched are decoded into 'params' (owned by the caller on success; a decoded
+ * segment with '/' or NUL, or an empty one, does not match).
+ */
+bool
+api_match(const char *pattern, const char *path, char *params[PARAMS_MAX], size_t *n_params)
+{
+    size_t n = 0;
+    bool matched = false;
+
+    for (;;) {
+        if (pattern[0] == '{' && pattern[1] == '}') {
+            size_t len = strcspn(path, "/"), dlen = 0;
+            char *raw, *dec;
+            if (len == 0 || n == PARAMS_MAX)
+                goto out;
+            raw = certo_strndup(path, len);
+            dec = evhttp_uridecode(raw, 0, &dlen);
+            certo_free(raw);
+            if (dec == NULL || dlen == 0 || strlen(dec) != dlen || strchr(dec, '/') != NULL) {
+                certo_free(dec); /* libevent allocates with malloc */
+                goto out;
+            }
+            params[n++] = dec;
+            pattern += 2;
+            path += len;
+            continue;
+        }
+        if (*pattern != *path)
+            goto out;
+        if (*pattern == '\0')
+            break;
+        pattern++;
+        path++;
+    }
+    *n_params = n;
+    matched = true;
+out:
+    for (size_t i = 0; !matched && i < n; i++)
+        certo_free(params[i]);
+    return matched;
+}
+
 static bool
 parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 {

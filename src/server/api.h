@@ -49,7 +49,8 @@ struct server {
     EVP_PKEY *sign_key;
     X509 *sign_cert;
     char x5t[CERTO_JWT_X5T_LEN + 1]; /* of sign_cert */
-    char iss[ISS_MAX]; /* "urn:certo:server:<key hash>", also the actor of delegations */
+    char iss[ISS_MAX];      /* "urn:certo:server:<key hash>", also the actor of delegations */
+    struct auth_seen *seen; /* owned: signatures already verified (auth.c); NULL: empty */
     struct event *sig[3];
     struct event *drain_timer;
     int inflight;
@@ -135,6 +136,11 @@ bool api_bool(struct api_req *r, json_t *obj, const char *key, bool *out);
 
 /* ---- paths, queries, pagination, links ---- */
 
+/*
+ * Matches 'path' against a route 'pattern' where "{}" stands for one non-empty segment;
+ * on a match the decoded segments are in params[0..*n_params) (owned by the caller).
+ */
+bool api_match(const char *pattern, const char *path, char *params[PARAMS_MAX], size_t *n_params);
 /* Path parameter 'i' as a positive id; answers 404 and returns false otherwise. */
 bool api_param_id(struct api_req *r, size_t i, int64_t *out);
 const char *api_query(struct api_req *r, const char *key);
@@ -155,6 +161,12 @@ const struct api_route *const *server_route_tables(size_t *n);
 
 /* ---- authentication (auth.c) ---- */
 
+/*
+ * Decodes the base64 of "Basic <b64>" into a user name (1..CERTO_NAME_MAX bytes) and a
+ * password (*pw, owned by the caller). @return CERTO_OK; CERTO_EINVAL (malformed).
+ */
+certo_rc auth_basic_decode(char user[CERTO_NAME_MAX + 1], struct certo_secret **pw, const char *b64,
+                           struct certo_err *err);
 /* Authenticates the caller from Authorization (and VCOAuthorization); answers 401. */
 bool auth_authenticate(struct api_req *r);
 /* Reloads the signing key and issuer from the identity; on failure keeps the old. */

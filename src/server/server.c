@@ -15,6 +15,9 @@
 #include <time.h>
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -353,50 +356,6 @@ static const struct api_route *const route_tables[] = {
     api_routes_accounts,
 };
 
-/*
- * Matches 'path' against 'pattern', where "{}" stands for one non-empty segment; the
- * segments matched are decoded into r->params (a decoded segment with '/' or NUL does
- * not match).
- */
-static bool
-match(struct api_req *r, const char *pattern, const char *path)
-{
-    size_t n = 0;
-    bool matched = false;
-
-    for (;;) {
-        if (pattern[0] == '{' && pattern[1] == '}') {
-            size_t len = strcspn(path, "/"), dlen = 0;
-            char *raw, *dec;
-            if (len == 0 || n == PARAMS_MAX)
-                goto out;
-            raw = certo_strndup(path, len);
-            dec = evhttp_uridecode(raw, 0, &dlen);
-            certo_free(raw);
-            if (dec == NULL || dlen == 0 || strlen(dec) != dlen || strchr(dec, '/') != NULL) {
-                certo_free(dec); /* libevent allocates with malloc */
-                goto out;
-            }
-            r->params[n++] = dec;
-            pattern += 2;
-            path += len;
-            continue;
-        }
-        if (*pattern != *path)
-            goto out;
-        if (*pattern == '\0')
-            break;
-        pattern++;
-        path++;
-    }
-    r->n_params = n;
-    matched = true;
-out:
-    for (size_t i = 0; !matched && i < n; i++)
-        certo_free(r->params[i]);
-    return matched;
-}
-
 static const char *
 allow_list(unsigned methods)
 {
@@ -428,7 +387,7 @@ find_route(struct api_req *r)
 
     for (size_t t = 0; t < CERTO_ARRAY_LEN(route_tables); t++) {
         for (const struct api_route *rt = route_tables[t]; rt->pattern != NULL; rt++) {
-            if (!match(r, rt->pattern, r->path))
+            if (!api_match(rt->pattern, r->path, r->params, &r->n_params))
                 continue;
             if (rt->methods & m)
                 return rt;
@@ -464,11 +423,28 @@ server_route_tables(size_t *n)
     *n = CERTO_ARRAY_LEN(route_tables);
     return route_tables;
 }
+/*
+ * A request is in flight from handle() until its answer is written (request_done) or
+ * its connection closes first (conn_closed: a client that went away). evhttp serves one
+ * request of a connection at a time, so one close callback per connection counts right;
+ * request_done removes it so a later close of a kept-alive connection is not counted.
+ */
+static void
+conn_closed(struct evhttp_connection *conn, void *arg)
+{
+    struct server *s = arg;
+    (void)conn;
+    s->inflight--;
+}
+
 static void
 request_done(struct evhttp_request *req, void *arg)
 {
     struct server *s = arg;
-    (void)req;
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+
+    if (conn != NULL)
+        evhttp_connection_set_closecb(conn, NULL, NULL);
     s->inflight--;
 }
 
@@ -485,6 +461,8 @@ handle(struct evhttp_request *req, void *arg)
 
     s->inflight++;
     evhttp_request_set_on_complete_cb(req, request_done, s);
+    if (evhttp_request_get_connection(req) != NULL)
+        evhttp_connection_set_closecb(evhttp_request_get_connection(req), conn_closed, s);
     r.s = s;
     r.req = req;
     r.method = evhttp_request_get_command(req);
@@ -564,6 +542,7 @@ static certo_rc
 start(struct server *s, char fp[96], bool *admin_created, struct certo_err *err)
 {
     static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+    int one = 1;
     certo_rc rc = CERTO_EINTERNAL;
 
     rc = certo_server_db_open(&s->db, s->dir, s->db_url, err);
@@ -596,6 +575,14 @@ start(struct server *s, char fp[96], bool *admin_created, struct certo_err *err)
     if (s->bound == NULL)
         return certo_err_sys(err, CERTO_ENET, WHERE, "cannot listen on %s port %u", s->host,
                              s->port);
+    /*
+     * Answers go out as small TLS records written one after the other; with Nagle's
+     * algorithm the second waits for the client's delayed ACK (~40 ms a request). Linux
+     * passes TCP_NODELAY from the listening socket to every accepted one.
+     */
+    if (setsockopt(evhttp_bound_socket_get_fd(s->bound), IPPROTO_TCP, TCP_NODELAY, &one,
+                   sizeof(one)) != 0)
+        return certo_err_sys(err, CERTO_ENET, WHERE, "cannot set TCP_NODELAY");
     return CERTO_OK;
 }
 
