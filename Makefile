@@ -75,6 +75,7 @@ bench: build
 	bench/keystore/run.sh $(BUILD)/bin/certo
 	bench/install/run.sh $(BUILD)/bin/certo
 	bench/discover/run.sh $(BUILD)/bin/certo
+	bench/api/run.sh $(BUILD)/bin/certo
 
 fixtures:
 	scripts/gen-fixtures.sh
