@@ -130,6 +130,29 @@ CERTO_MUST_CHECK certo_rc certo_identity_rotate(struct certo_db *db, const char 
 CERTO_MUST_CHECK certo_rc certo_identity_signers_count(int64_t *out, struct certo_db *db,
                                                        struct certo_err *err);
 
+/*
+ * The listener's own certificate (seed 000, "Changing SSL Certificates"): when set, the
+ * HTTPS listener serves it instead of the identity, which still signs tokens and
+ * packages. Row "listener" of the keystore table, its key sealed like the identity's.
+ */
+
+/**
+ * Loads the listener certificate; with 'dir' its key too.
+ * @return CERTO_OK; CERTO_ENOTFOUND (none: the listener uses the identity).
+ */
+CERTO_MUST_CHECK certo_rc certo_listener_load(struct certo_identity *out, struct certo_db *db,
+                                              const char *dir, struct certo_err *err);
+/**
+ * Sets the listener certificate: 'certs' (borrowed; the certificate of 'key' and its
+ * chain, any order) and 'key' (borrowed). Unless 'force', valid at 'now'.
+ * @return CERTO_EINVAL (no certificate for the key, expired, not yet valid).
+ */
+CERTO_MUST_CHECK certo_rc certo_listener_set(struct certo_db *db, const char *dir,
+                                             STACK_OF(X509) * certs, EVP_PKEY *key, bool force,
+                                             time_t now, struct certo_err *err);
+/** Goes back to the identity. @return CERTO_OK; CERTO_ENOTFOUND (none was set). */
+CERTO_MUST_CHECK certo_rc certo_listener_clear(struct certo_db *db, struct certo_err *err);
+
 /** True for the wildcard addresses 0.0.0.0 and ::, which are listened on only when asked. */
 bool certo_server_is_wildcard(const char *host);
 

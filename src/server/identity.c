@@ -35,7 +35,7 @@
 
 #define WHERE         "server.identity"
 #define IDENTITY      "identity"
-#define KEY_AAD       "keystore/identity/key"
+#define LISTENER      "listener"
 #define DER_MAX       (64 * 1024)
 #define IDENTITY_DAYS 825
 #define HOST_MAX      256
@@ -94,9 +94,10 @@ out:
  * CERTO_ENOTFOUND (no error message) when there is none.
  */
 static certo_rc
-load_row(struct certo_identity *out, struct certo_db *db, const struct certo_seal_key *kek,
-         struct certo_err *err)
+load_alias(struct certo_identity *out, struct certo_db *db, const struct certo_seal_key *kek,
+           const char *alias, struct certo_err *err)
 {
+    char aad[64];
     struct certo_identity id = {0};
     struct certo_stmt *st = NULL;
     struct certo_secret *pk = NULL;
@@ -109,7 +110,7 @@ load_row(struct certo_identity *out, struct certo_db *db, const struct certo_sea
         db, &st, "SELECT cert_der, chain_der, key_sealed FROM keystore WHERE alias = $1", err);
     if (rc != CERTO_OK)
         goto out;
-    rc = certo_stmt_bind_text(st, 1, IDENTITY);
+    rc = certo_stmt_bind_text(st, 1, alias);
     if (rc != CERTO_OK)
         goto out;
     rc = certo_stmt_step(st, &row, err);
@@ -129,7 +130,8 @@ load_row(struct certo_identity *out, struct certo_db *db, const struct certo_sea
         goto out;
     if (kek != NULL) {
         p = certo_stmt_blob(st, 2, &len);
-        rc = certo_unseal(kek, KEY_AAD, p, len, &pk, err);
+        snprintf(aad, sizeof(aad), "keystore/%s/key", alias);
+        rc = certo_unseal(kek, aad, p, len, &pk, err);
         if (rc != CERTO_OK)
             goto out;
         rc = certo_key_parse(&id.key, certo_secret_get0(pk), certo_secret_len(pk), NULL, err);
@@ -137,7 +139,7 @@ load_row(struct certo_identity *out, struct certo_db *db, const struct certo_sea
             goto out;
         if (!certo_cert_matches_key(id.cert, id.key)) {
             rc = certo_err_set(err, CERTO_EINVAL, WHERE,
-                               "the stored identity key does not match its certificate");
+                               "the stored %s key does not match its certificate", alias);
             goto out;
         }
     }
@@ -148,6 +150,13 @@ out:
     certo_secret_free(pk);
     certo_stmt_free(st);
     return rc;
+}
+
+static certo_rc
+load_row(struct certo_identity *out, struct certo_db *db, const struct certo_seal_key *kek,
+         struct certo_err *err)
+{
+    return load_alias(out, db, kek, IDENTITY, err);
 }
 
 static certo_rc
@@ -292,12 +301,13 @@ kind_of(X509 *cert)
     return certo_chain_self_signed(cert) ? "self-signed" : "ca-signed";
 }
 
-/* Replaces the identity row with 'id' (key sealed under 'kek'). Inside a transaction. */
+/* Replaces the row 'alias' with 'id' (key sealed under 'kek'). Inside a transaction. */
 static certo_rc
-store_row(struct certo_db *db, const struct certo_identity *id, const struct certo_seal_key *kek,
-          struct certo_err *err)
+store_alias(struct certo_db *db, const struct certo_identity *id, const struct certo_seal_key *kek,
+            const char *alias, struct certo_err *err)
 {
     struct certo_buf der, chain, pk, sealed;
+    char aad[64];
     struct certo_stmt *st = NULL;
     char fp[96];
     bool row = false;
@@ -314,14 +324,15 @@ store_row(struct certo_db *db, const struct certo_identity *id, const struct cer
         rc = certo_cert_fingerprint(fp, id->cert, err);
     if (rc == CERTO_OK)
         rc = certo_key_to_der(&pk, id->key, err);
+    snprintf(aad, sizeof(aad), "keystore/%s/key", alias);
     if (rc == CERTO_OK)
-        rc = certo_seal(kek, KEY_AAD, pk.data, pk.len, &sealed, err);
+        rc = certo_seal(kek, aad, pk.data, pk.len, &sealed, err);
     if (rc != CERTO_OK)
         goto out;
     rc = certo_db_prepare(db, &st, "DELETE FROM keystore WHERE alias = $1", err);
     if (rc != CERTO_OK)
         goto out;
-    rc = certo_stmt_bind_text(st, 1, IDENTITY);
+    rc = certo_stmt_bind_text(st, 1, alias);
     if (rc == CERTO_OK)
         rc = certo_stmt_step(st, &row, err);
     if (rc != CERTO_OK)
@@ -334,9 +345,10 @@ store_row(struct certo_db *db, const struct certo_identity *id, const struct cer
                           err);
     if (rc != CERTO_OK)
         goto out;
-    rc = certo_stmt_bind_text(st, 1, IDENTITY);
+    rc = certo_stmt_bind_text(st, 1, alias);
     if (rc == CERTO_OK)
-        rc = certo_stmt_bind_text(st, 2, kind_of(id->cert));
+        rc = certo_stmt_bind_text(st, 2,
+                                  strcmp(alias, LISTENER) == 0 ? "listener" : kind_of(id->cert));
     if (rc == CERTO_OK)
         rc = certo_stmt_bind_blob(st, 3, der.data, der.len);
     if (rc == CERTO_OK && chain.len > 0)
@@ -361,6 +373,13 @@ out:
     certo_buf_dispose(&chain);
     certo_buf_dispose(&sealed);
     return rc;
+}
+
+static certo_rc
+store_row(struct certo_db *db, const struct certo_identity *id, const struct certo_seal_key *kek,
+          struct certo_err *err)
+{
+    return store_alias(db, id, kek, IDENTITY, err);
 }
 
 /* Keeps 'cert' in trusted_signers (once: a certificate already there is left alone). */
@@ -836,6 +855,89 @@ certo_identity_signers_count(int64_t *out, struct certo_db *db, struct certo_err
         rc = certo_stmt_step(st, &row, err);
     if (rc == CERTO_OK && row)
         *out = certo_stmt_int(st, 0);
+    certo_stmt_free(st);
+    return rc;
+}
+
+/* ---- a listener certificate of its own (seed 000, "Changing SSL Certificates") ---- */
+
+certo_rc
+certo_listener_load(struct certo_identity *out, struct certo_db *db, const char *dir,
+                    struct certo_err *err)
+{
+    struct certo_seal_key *kek = NULL;
+    certo_rc rc = CERTO_OK;
+
+    memset(out, 0, sizeof(*out));
+    if (dir != NULL)
+        rc = load_kek(&kek, dir, false, err);
+    if (rc == CERTO_OK)
+        rc = load_alias(out, db, kek, LISTENER, err);
+    certo_seal_key_free(kek);
+    return rc;
+}
+
+certo_rc
+certo_listener_set(struct certo_db *db, const char *dir, STACK_OF(X509) * certs, EVP_PKEY *key,
+                   bool force, time_t now, struct certo_err *err)
+{
+    struct certo_seal_key *kek = NULL;
+    struct certo_identity id = {0};
+    STACK_OF(X509) *ordered = NULL;
+    bool in_tx = false;
+    certo_rc rc;
+
+    rc = certo_chain_order(&ordered, certs, key, false, err);
+    if (rc != CERTO_OK)
+        goto out;
+    if (!certo_cert_matches_key(sk_X509_value(ordered, 0), key)) {
+        rc = certo_err_set(err, CERTO_EINVAL, WHERE, "no certificate for the given key");
+        goto out;
+    }
+    if (!force) {
+        rc = check_validity(sk_X509_value(ordered, 0), now, err);
+        if (rc != CERTO_OK)
+            goto out;
+    }
+    id.cert = sk_X509_shift(ordered);
+    id.chain = ordered;
+    ordered = NULL;
+    id.key = key;
+    rc = load_kek(&kek, dir, true, err);
+    if (rc == CERTO_OK)
+        rc = certo_db_begin(db, true, err);
+    if (rc != CERTO_OK)
+        goto out;
+    in_tx = true;
+    rc = store_alias(db, &id, kek, LISTENER, err);
+    if (rc == CERTO_OK)
+        rc = certo_db_commit(db, err);
+    if (rc == CERTO_OK)
+        in_tx = false;
+out:
+    if (in_tx)
+        certo_db_rollback(db);
+    id.key = NULL; /* borrowed */
+    certo_identity_dispose(&id);
+    certo_certs_free(ordered);
+    certo_seal_key_free(kek);
+    return rc;
+}
+
+certo_rc
+certo_listener_clear(struct certo_db *db, struct certo_err *err)
+{
+    struct certo_stmt *st = NULL;
+    bool row = false;
+    certo_rc rc = certo_db_prepare(db, &st, "DELETE FROM keystore WHERE alias = $1", err);
+
+    if (rc == CERTO_OK)
+        rc = certo_stmt_bind_text(st, 1, LISTENER);
+    if (rc == CERTO_OK)
+        rc = certo_stmt_step(st, &row, err);
+    if (rc == CERTO_OK && certo_db_changes(db) == 0)
+        rc = certo_err_set(err, CERTO_ENOTFOUND, WHERE,
+                           "the listener uses the identity (no certificate of its own)");
     certo_stmt_free(st);
     return rc;
 }

@@ -15,6 +15,7 @@
 #include "certo/cert.h"
 #include "certo/clock.h"
 #include "certo/csr.h"
+#include "certo/key.h"
 #include "certo/limits.h"
 #include "certo/mem.h"
 #include "certo/secret.h"
@@ -402,6 +403,78 @@ route_cert_reload(struct api_req *r)
         reload_after(r);
 }
 
+/*
+ * GET /server-cert/listener: the listener's own certificate (404: it serves the identity);
+ * POST {"certificate": PEM (+ chain), "key": PEM, "password", "force"} sets one;
+ * DELETE goes back to the identity. Both reload the listener at once.
+ */
+static void
+route_cert_listener(struct api_req *r)
+{
+    static const char *const fields[] = {"certificate", "key", "password", "force", NULL};
+    struct certo_identity own = {0};
+    struct certo_err err = {0};
+    struct certo_secret *pw = NULL;
+    STACK_OF(X509) *certs = NULL;
+    EVP_PKEY *key = NULL;
+    json_t *body, *doc = NULL;
+    const char *pem, *kpem, *pass;
+    bool force = false;
+    certo_rc rc;
+
+    if (r->method == EVHTTP_REQ_GET) {
+        rc = certo_listener_load(&own, r->s->db, NULL, &err);
+        if (rc == CERTO_OK)
+            rc = cert_json(&doc, own.cert, &err);
+        if (rc == CERTO_ENOTFOUND)
+            api_fail(r, 404, "not_found", NULL, "the listener serves the identity");
+        else if (rc != CERTO_OK)
+            api_fail_rc(r, rc, &err, NULL);
+        else
+            api_ok(r, 200, doc);
+        certo_identity_dispose(&own);
+        return;
+    }
+    if (r->method == EVHTTP_REQ_DELETE) {
+        if (!admin_only(r))
+            return;
+        if (certo_listener_clear(r->s->db, &err) != CERTO_OK)
+            api_fail_rc(r, err.rc, &err, NULL);
+        else
+            reload_after(r);
+        return;
+    }
+    body = api_body(r, false);
+    if (body == NULL || !api_fields(r, body, fields) ||
+        !api_str(r, body, "certificate", true, CERTO_PEM_MAX, &pem) ||
+        !api_str(r, body, "key", true, 64 * 1024, &kpem) ||
+        !api_str(r, body, "password", false, 1024, &pass) || !api_bool(r, body, "force", &force) ||
+        !admin_only(r))
+        return;
+    if (pass != NULL && certo_secret_from_str(&pw, pass) != CERTO_OK) {
+        api_fail(r, 500, "internal", NULL, "internal error");
+        return;
+    }
+    rc = certo_key_parse(&key, kpem, strlen(kpem), pw, &err);
+    if (rc != CERTO_OK) {
+        api_fail(r, 400, "invalid", rc == CERTO_EAUTH ? "password" : "key", "%s: %s",
+                 rc == CERTO_EAUTH ? "password" : "key", err.msg);
+        goto out;
+    }
+    rc = certo_cert_parse_all(&certs, pem, strlen(pem), &err);
+    if (rc == CERTO_OK)
+        rc = certo_listener_set(r->s->db, r->s->dir, certs, key, force, certo_clock_now(), &err);
+    if (rc != CERTO_OK) {
+        api_fail_rc(r, rc, &err, "certificate");
+        goto out;
+    }
+    reload_after(r);
+out:
+    EVP_PKEY_free(key);
+    certo_certs_free(certs);
+    certo_secret_free(pw);
+}
+
 /* ---- trust store ---- */
 
 static json_t *
@@ -731,6 +804,9 @@ const struct api_route api_routes_system[] = {
      "Export the identity as password-protected PKCS#12 (admin)"},
     {EVHTTP_REQ_POST, API_PREFIX "/server-cert/import-db", API_AUTH, route_cert_import_db,
      "Import a PKCS#12 identity (admin; replace a self-signed one with \"replace\")"},
+    {EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE, API_PREFIX "/server-cert/listener",
+     API_AUTH, route_cert_listener,
+     "The listener's own certificate instead of the identity: show, set, clear (admin)"},
     {EVHTTP_REQ_POST, API_PREFIX "/server-cert/rotate", API_AUTH, route_cert_rotate,
      "New key and self-signed certificate; the old one stays a package signer (admin)"},
     {EVHTTP_REQ_POST, API_PREFIX "/server-cert/reload", API_AUTH, route_cert_reload,

@@ -242,7 +242,8 @@ out:
 static certo_rc
 load_ctx(struct server *s, char fp[96], struct certo_err *err)
 {
-    struct certo_identity id = {0};
+    struct certo_identity id = {0}, own = {0};
+    const struct certo_identity *served = &id;
     SSL_CTX *ctx = NULL;
     bool created = false;
     certo_rc rc = CERTO_EINTERNAL;
@@ -250,22 +251,33 @@ load_ctx(struct server *s, char fp[96], struct certo_err *err)
     rc = certo_identity_ensure(&id, &created, s->db, s->dir, s->host, err);
     if (rc != CERTO_OK)
         goto out;
-    rc = certo_cert_fingerprint(fp, id.cert, err);
+    if (created) {
+        rc = certo_cert_fingerprint(fp, id.cert, err);
+        if (rc != CERTO_OK)
+            goto out;
+        log_line("info", "identity_created", "fingerprint=%s", fp);
+    }
+    /* The listener's own certificate, when one is set, is served instead of the identity. */
+    rc = certo_listener_load(&own, s->db, s->dir, err);
+    if (rc == CERTO_OK)
+        served = &own;
+    else if (rc != CERTO_ENOTFOUND)
+        goto out;
+    rc = certo_cert_fingerprint(fp, served->cert, err);
     if (rc != CERTO_OK)
         goto out;
-    rc = make_ctx(&ctx, &id, err);
+    rc = make_ctx(&ctx, served, err);
     if (rc != CERTO_OK)
         goto out;
     rc = auth_load_signer(s, &id, err);
     if (rc != CERTO_OK)
         goto out;
-    if (created)
-        log_line("info", "identity_created", "fingerprint=%s", fp);
     SSL_CTX_free(s->ctx);
     s->ctx = ctx;
     ctx = NULL;
 out:
     SSL_CTX_free(ctx);
+    certo_identity_dispose(&own);
     certo_identity_dispose(&id);
     return rc;
 }

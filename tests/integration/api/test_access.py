@@ -84,6 +84,8 @@ row("POST", "/server-cert/export-db", only({"admin"}, 200, 403), body={"password
 row("POST", "/server-cert/reload", only({"admin"}, 200, 403))
 for role in ROLES[1:]:
     expect(role, "POST", "/server-cert/rotate", 403)
+    expect(role, "DELETE", "/server-cert/listener", 403)
+    expect(role, "POST", "/server-cert/listener", 403, body={"certificate": "x", "key": "y"})
     expect(role, "POST", "/trust/", 403, body={"certificate": "-----BEGIN CERTIFICATE-----"})
     expect(role, "POST", "/trust/import-url", 403, body={"host": "127.0.0.1", "port": s.port})
 ok(req(s, "GET", "/trust/", token=admin)[1]["total"] == 0, "trust store unchanged")

@@ -139,6 +139,37 @@ ok(st == 200 and d["added"] == 0 and d["items"][0]["skipped"], "replication agai
 st, _, _ = req(c, "DELETE", f"/trust/{alias}", token=tc)
 ok(st == 204 and req(c, "GET", "/trust/", token=tc)[1]["total"] == 0, "remove")
 
+# ---- a listener certificate of its own; the identity stays ----
+lst_key, lst_crt = os.path.join(TMP, "lst.key"), os.path.join(TMP, "lst.crt")
+lst_csr = os.path.join(TMP, "lst.csr")
+openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", lst_key, "-out", lst_csr,
+        "-subj", "/CN=www.company.test")
+openssl("x509", "-req", "-in", lst_csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
+        "-days", "10", "-out", lst_crt)
+ident_fp = req(c, "GET", "/server-cert", token=tc)[1]["sha256_fingerprint"]
+st, d, _ = req(c, "GET", "/server-cert/listener", token=tc)
+ok(st == 404 and is_error(d, "not_found"), "no listener certificate at first")
+st, d, _ = req(c, "POST", "/server-cert/listener", token=tc,
+               body={"certificate": open(lst_crt).read(), "key": open(other_key).read()})
+ok(st == 400 and is_error(d, field="certificate") and served_fingerprint(c) == ident_fp,
+   f"key of another certificate refused, nothing changed: {st} {d}")
+st, d, _ = req(c, "POST", "/server-cert/listener", token=tc,
+               body={"certificate": open(lst_crt).read(), "key": "garbage"})
+ok(st == 400 and is_error(d, "invalid", "key"), f"garbage key: {d}")
+st, d, _ = req(c, "POST", "/server-cert/listener", token=tc,
+               body={"certificate": open(lst_crt).read() + open(ca_crt).read(),
+                     "key": open(lst_key).read()})
+ok(st == 200 and d["sha256_fingerprint"] == ident_fp, f"listener set: {st}")
+lst_fp = req(c, "GET", "/server-cert/listener", token=tc)[1]["sha256_fingerprint"]
+ok(served_fingerprint(c) == lst_fp != ident_fp, "the listener serves its own certificate")
+ok(req(c, "GET", "/auth/whoami", token=tc)[0] == 200, "tokens (signed by the identity) still work")
+ok(req(c, "GET", "/server-cert", token=tc)[1]["sha256_fingerprint"] == ident_fp,
+   "the identity is unchanged")
+st, _, _ = req(c, "DELETE", "/server-cert/listener", token=tc)
+ok(st == 200 and served_fingerprint(c) == ident_fp, "cleared: the identity is served again")
+st, d, _ = req(c, "DELETE", "/server-cert/listener", token=tc)
+ok(st == 404, "clearing twice: 404")
+
 # ---- rotate: new key, old certificate kept as a signer, served at once ----
 st, d, _ = req(c, "POST", "/server-cert/rotate", token=tc)
 ok(st == 200 and d["self_signed"] and served_fingerprint(c) == d["sha256_fingerprint"],
