@@ -11,6 +11,8 @@
 
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "certo/certo.h"
 
 enum cli_opt_kind {
@@ -150,6 +152,78 @@ int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...) CERTO_PRINT
 /** Appends 's' as a JSON string literal (quoted, escaped) to 'b'. */
 certo_rc cli_json_str(struct certo_buf *b, const char *s);
 
+/* ---- remote administration (cmd_remote.c) ---- */
+
+struct certo_session;
+
+/*
+ * The global options of `certo [--server URL] [credentials] [verification] GROUP ...`,
+ * filled by main from argv, then from the environment (CERTO_SERVER, CERTO_TOKEN_FILE).
+ * Values are borrowed from argv or the environment.
+ */
+struct cli_remote_opts {
+    const char *server;        /* --server, else $CERTO_SERVER */
+    bool server_from_argv;     /* --server was typed (not only in the environment) */
+    const char *token_file;    /* --token-file, else $CERTO_TOKEN_FILE (with no --user) */
+    const char *user;          /* --user */
+    const char *password_file; /* --password-file */
+    const char *password_env;  /* --password-env */
+    const char *server_ca;     /* --server-ca */
+    const char *fingerprint;   /* --server-fingerprint */
+    const char *client_cert;   /* --client-cert */
+    const char *client_key;    /* --client-key */
+};
+extern struct cli_remote_opts cli_remote;
+
+/**
+ * Takes the global options at the front of argv (before the group) into cli_remote.
+ * @return the number of argv entries used, or -1 after printing a usage error.
+ */
+int cli_remote_globals(int argc, char **argv);
+
+enum cli_where {
+    CLI_LOCAL = 0,  /* work on the database (--data, --db) */
+    CLI_REMOTE = 1, /* call the server of --server / $CERTO_SERVER */
+};
+
+/**
+ * Runs 'local' or 'remote' for a server administration command: remote when --server was
+ * given, or $CERTO_SERVER is set and neither --data nor --db was given. --server with
+ * --data or --db is a usage error (2). 'remote' NULL: the command is local only.
+ */
+int cli_dispatch(const struct cli_cmd *cmd, struct cli_args *a,
+                 int (*local)(const struct cli_cmd *, struct cli_args *),
+                 int (*remote)(const struct cli_cmd *, struct cli_args *));
+
+/** Opens a session with the server and credentials of cli_remote. */
+certo_rc cli_remote_open(struct certo_session **out, struct certo_err *err);
+
+/**
+ * One API call (certo_session_call) that remembers the HTTP status for cli_remote_fail.
+ * 'body' is consumed (may be NULL); *out as certo_session_call (may be NULL).
+ */
+certo_rc cli_call(struct certo_session *s, const char *method, const char *path, json_t *body,
+                  json_t **out, struct certo_err *err);
+
+/**
+ * Every item of a paginated list (GET path?startIndex=&maxResult=): a new array of the
+ * items' attributes as objects ({"alias": ..., ...}), with "href" added.
+ */
+certo_rc cli_call_list(struct certo_session *s, const char *path, json_t **out,
+                       struct certo_err *err);
+
+/** One path segment percent-encoded (certo_free). */
+char *cli_path_seg(const char *s);
+
+/**
+ * Prints the error of a failed remote command and returns its exit code: 2 for an
+ * HTTP 4xx and for bad input, 1 for a 5xx, a network or a TLS failure.
+ */
+int cli_remote_fail(const struct cli_cmd *cmd, certo_rc rc, const struct certo_err *err);
+
+/** RFC 3339 "2025-01-02T03:04:05Z" as the text listings print it ("... UTC"). */
+void cli_time_text(char out[32], const char *rfc3339);
+
 /* Command tables of each file: NULL-name terminated. */
 extern const struct cli_cmd cli_cert_cmds[];
 extern const struct cli_cmd cli_keystore_cmds[];
@@ -159,5 +233,6 @@ extern const struct cli_cmd cli_server_cmds[], cli_server_cert_cmds[];
 extern const struct cli_cmd cli_discover_cmds[];
 extern const struct cli_cmd cli_trust_cmds[];
 extern const struct cli_cmd cli_user_cmds[], cli_org_cmds[];
+extern const struct cli_cmd cli_login_cmds[], cli_logout_cmds[];
 
 #endif

@@ -11,8 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "certo/client.h"
 #include "certo/file.h"
 #include "certo/server.h"
 #include "cli/cli.h"
@@ -196,7 +199,7 @@ open_db(struct certo_db **db, char **dir, const struct cli_args *a, struct certo
 }
 
 static int
-run_show(const struct cli_cmd *cmd, struct cli_args *a)
+local_show(const struct cli_cmd *cmd, struct cli_args *a)
 {
     struct certo_err err = {0};
     struct certo_db *db = NULL;
@@ -223,7 +226,7 @@ static const struct cli_opt csr_opts[] = {
 };
 
 static int
-run_csr(const struct cli_cmd *cmd, struct cli_args *a)
+local_csr(const struct cli_cmd *cmd, struct cli_args *a)
 {
     struct certo_err err = {0};
     struct certo_names names = {0};
@@ -299,7 +302,7 @@ out:
 }
 
 static int
-run_import(const struct cli_cmd *cmd, struct cli_args *a)
+local_import(const struct cli_cmd *cmd, struct cli_args *a)
 {
     struct certo_err err = {0}, e = {0};
     struct certo_db *db = NULL;
@@ -386,7 +389,7 @@ get_password(struct certo_secret **pass, const struct cli_cmd *cmd, const struct
 }
 
 static int
-run_export_db(const struct cli_cmd *cmd, struct cli_args *a)
+local_export_db(const struct cli_cmd *cmd, struct cli_args *a)
 {
     struct certo_err err = {0};
     struct certo_secret *pass = NULL;
@@ -423,7 +426,7 @@ out:
 }
 
 static int
-run_import_db(const struct cli_cmd *cmd, struct cli_args *a)
+local_import_db(const struct cli_cmd *cmd, struct cli_args *a)
 {
     struct certo_err err = {0}, e = {0};
     struct certo_secret *pass = NULL;
@@ -460,7 +463,7 @@ out:
 /* ---- server-cert rotate ---- */
 
 static int
-run_rotate(const struct cli_cmd *cmd, struct cli_args *a)
+local_rotate(const struct cli_cmd *cmd, struct cli_args *a)
 {
     struct certo_err err = {0};
     struct certo_db *db = NULL;
@@ -475,6 +478,322 @@ run_rotate(const struct cli_cmd *cmd, struct cli_args *a)
     certo_free(dir);
     return rc == CERTO_OK ? 0 : cli_fail(cmd, rc, &err);
 }
+
+/* ---- remote (--server): the same commands through the REST API ---- */
+
+/* One certificate object of the API (certo_cert_info_to_json's shape) as print_info does. */
+static void
+print_info_doc(json_t *c)
+{
+    json_t *sans = json_object_get(c, "sans"), *v;
+    char nb[32], na[32];
+    size_t i;
+
+    cli_time_text(nb, json_string_value(json_object_get(c, "not_before")));
+    cli_time_text(na, json_string_value(json_object_get(c, "not_after")));
+    printf("subject:     %s\n", json_string_value(json_object_get(c, "subject")));
+    printf("issuer:      %s%s\n", json_string_value(json_object_get(c, "issuer")),
+           json_is_true(json_object_get(c, "self_signed")) ? " (self-signed)" : "");
+    printf("SANs:       ");
+    json_array_foreach(sans, i, v)
+    {
+        printf(" %s:%s%s", json_string_value(json_object_get(v, "type")),
+               json_string_value(json_object_get(v, "value")),
+               i + 1 < json_array_size(sans) ? "," : "");
+    }
+    printf("\n");
+    printf("not before:  %s\n", nb);
+    printf("not after:   %s\n", na);
+    printf("key:         %s %d\n", json_string_value(json_object_get(c, "key_type")),
+           (int)json_integer_value(json_object_get(c, "key_bits")));
+    printf("serial:      %s\n", json_string_value(json_object_get(c, "serial")));
+    printf("SHA-256:     %s\n", json_string_value(json_object_get(c, "sha256_fingerprint")));
+}
+
+/*
+ * The identity document of GET /server-cert as print_identity prints it. The API does
+ * not count the package signers: that line (and the JSON member) is left out.
+ */
+static certo_rc
+print_identity_doc(json_t *doc, bool json, struct certo_err *err)
+{
+    json_t *chain = json_object_get(doc, "chain"), *v;
+    size_t i;
+
+    if (!json_is_object(doc) || !json_is_string(json_object_get(doc, "sha256_fingerprint")))
+        return certo_err_set(err, CERTO_EREMOTE, "cli", "the server's answer is no certificate");
+    if (json) {
+        json_object_del(doc, "href");
+        if (json_dumpf(doc, stdout, JSON_COMPACT) != 0 || putchar('\n') == EOF)
+            return certo_err_set(err, CERTO_EIO, "cli", "cannot write to standard output");
+        return CERTO_OK;
+    }
+    print_info_doc(doc);
+    if (json_array_size(chain) == 0)
+        printf("chain:       (none)\n");
+    json_array_foreach(chain, i, v)
+    {
+        printf("%s %s (SHA-256 %s)\n", i == 0 ? "chain:      " : "            ",
+               json_string_value(json_object_get(v, "subject")),
+               json_string_value(json_object_get(v, "sha256_fingerprint")));
+    }
+    return CERTO_OK;
+}
+
+/* POST (or GET) 'path' with 'body' (consumed) and print the identity it answers. */
+static int
+remote_identity(const struct cli_cmd *cmd, struct cli_args *a, const char *method, const char *path,
+                json_t *body)
+{
+    struct certo_err err = {0};
+    struct certo_session *s = NULL;
+    json_t *doc = NULL;
+    certo_rc rc = cli_remote_open(&s, &err);
+
+    if (rc == CERTO_OK) {
+        rc = cli_call(s, method, path, body, &doc, &err);
+        body = NULL;
+    }
+    if (rc == CERTO_OK)
+        rc = print_identity_doc(doc, cli_has(a, "json"), &err);
+    json_decref(body);
+    json_decref(doc);
+    certo_session_close(s);
+    return rc == CERTO_OK ? 0 : cli_remote_fail(cmd, rc, &err);
+}
+
+static int
+remote_show(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    return remote_identity(cmd, a, "GET", "/server-cert", NULL);
+}
+
+static int
+remote_rotate(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    return remote_identity(cmd, a, "POST", "/server-cert/rotate", NULL);
+}
+
+static int
+remote_reload(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    return remote_identity(cmd, a, "POST", "/server-cert/reload", NULL);
+}
+
+static int
+remote_csr(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0};
+    struct certo_session *s = NULL;
+    size_t n = 0;
+    const char *const *sans = cli_get_multi(a, "san", &n);
+    const char *subject = cli_get(a, "subject"), *out = cli_get(a, "out"), *pem;
+    json_t *body = json_object(), *doc = NULL;
+    certo_rc rc;
+
+    if (subject != NULL && subject[0] == '\0') {
+        json_decref(body);
+        return cli_usage_error(cmd, "--subject: empty");
+    }
+    if (subject != NULL)
+        json_object_set_new(body, "subject", json_string(subject));
+    if (n > 0) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, json_string(sans[i]));
+        json_object_set_new(body, "sans", arr);
+    }
+    rc = cli_remote_open(&s, &err);
+    if (rc == CERTO_OK) {
+        rc = cli_call(s, "POST", "/server-cert/csr", body, &doc, &err);
+        body = NULL;
+    }
+    pem = json_string_value(json_object_get(doc, "csr"));
+    if (rc == CERTO_OK && pem == NULL)
+        rc = certo_err_set(&err, CERTO_EREMOTE, "cli", "the server's answer holds no CSR");
+    if (rc == CERTO_OK)
+        rc = cli_write_file(out != NULL ? out : "-", pem, strlen(pem), 0644, &err);
+    json_decref(body);
+    json_decref(doc);
+    certo_session_close(s);
+    return rc == CERTO_OK ? 0 : cli_remote_fail(cmd, rc, &err);
+}
+
+static int
+remote_import(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0};
+    struct certo_buf pem;
+    STACK_OF(X509) *certs = NULL;
+    const char *cert = cli_get(a, "cert"), *chain = cli_get(a, "chain");
+    json_t *body = NULL;
+    certo_rc rc = CERTO_EINTERNAL;
+
+    if (cert == NULL)
+        return cli_usage_error(cmd, "missing --cert FILE (the CA-signed certificate)");
+    certo_buf_init(&pem, 2 * CERTO_PEM_MAX);
+    certs = sk_X509_new_null();
+    if (certs == NULL) {
+        rc = certo_err_set(&err, CERTO_ENOMEM, "cli", "out of memory");
+        goto out;
+    }
+    /* Read and checked here, so a bad file is named by its option; sent as PEM. */
+    rc = read_certs(certs, cert, "--cert", &err);
+    if (rc == CERTO_OK && chain != NULL)
+        rc = read_certs(certs, chain, "--chain", &err);
+    for (int i = 0; rc == CERTO_OK && i < sk_X509_num(certs); i++)
+        rc = certo_cert_to_pem(&pem, sk_X509_value(certs, i), &err);
+    if (rc != CERTO_OK)
+        goto out;
+    body = json_pack("{s:s%,s:b}", "certificate", (const char *)pem.data, pem.len, "force",
+                     cli_has(a, "force"));
+    certo_certs_free(certs);
+    certo_buf_dispose(&pem);
+    return remote_identity(cmd, a, "POST", "/server-cert/import", body);
+out:
+    certo_certs_free(certs);
+    certo_buf_dispose(&pem);
+    return cli_fail(cmd, rc, &err);
+}
+
+static int
+remote_export_db(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0};
+    struct certo_secret *pass = NULL;
+    struct certo_session *s = NULL;
+    const struct certo_file_as as = {.mode = 0600, .uid = getuid(), .gid = getgid()};
+    const char *out = cli_get(a, "out"), *b64;
+    unsigned char *der = NULL;
+    json_t *doc = NULL;
+    size_t n = 0;
+    int len = 0;
+    certo_rc rc;
+
+    if (out == NULL)
+        return cli_usage_error(cmd, "missing --out FILE");
+    rc = get_password(&pass, cmd, a, true, &err);
+    if (rc != CERTO_OK)
+        return cli_fail(cmd, rc, &err);
+    rc = cli_remote_open(&s, &err);
+    if (rc == CERTO_OK)
+        rc = cli_call(s, "POST", "/server-cert/export-db",
+                      json_pack("{s:s}", "password", certo_secret_get0(pass)), &doc, &err);
+    if (rc != CERTO_OK)
+        goto out;
+    b64 = json_string_value(json_object_get(doc, "pkcs12"));
+    n = b64 != NULL ? strlen(b64) : 0;
+    if (n == 0 || n % 4 != 0) {
+        rc = certo_err_set(&err, CERTO_EREMOTE, "cli", "the server's answer holds no PKCS#12");
+        goto out;
+    }
+    der = certo_malloc(n / 4 * 3 + 4);
+    len = EVP_DecodeBlock(der, (const unsigned char *)b64, (int)n);
+    if (len < 0) {
+        rc = certo_err_set(&err, CERTO_EREMOTE, "cli", "the server's PKCS#12 is not base64");
+        goto out;
+    }
+    len -= (b64[n - 1] == '=') + (b64[n - 2] == '=');
+    if (strcmp(out, "-") == 0) {
+        rc = cli_write_file(out, der, (size_t)len, 0600, &err);
+        goto out;
+    }
+    rc = certo_file_replace_as(out, der, (size_t)len, &as);
+    if (rc != CERTO_OK)
+        rc = certo_err_sys(&err, rc, "cli", "--out %s: cannot write", out);
+out:
+    if (der != NULL)
+        certo_free_clear(der, n / 4 * 3 + 4);
+    json_decref(doc);
+    certo_secret_free(pass);
+    certo_session_close(s);
+    return rc == CERTO_OK ? 0 : cli_remote_fail(cmd, rc, &err);
+}
+
+static int
+remote_import_db(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0};
+    struct certo_secret *pass = NULL;
+    struct certo_buf p12;
+    const char *in = cli_get(a, "in");
+    char *b64 = NULL;
+    size_t cap = 0;
+    json_t *body = NULL;
+    certo_rc rc;
+
+    if (in == NULL)
+        return cli_usage_error(cmd, "missing --in FILE");
+    rc = cli_read_file(&p12, in, CERTO_KEYSTORE_MAX, "--in", &err);
+    if (rc == CERTO_OK)
+        rc = get_password(&pass, cmd, a, false, &err);
+    if (rc != CERTO_OK || p12.len == 0) {
+        if (rc == CERTO_OK)
+            rc = certo_err_set(&err, CERTO_EINVAL, "cli", "--in %s: empty file", in);
+        certo_buf_dispose(&p12);
+        certo_secret_free(pass);
+        return cli_fail(cmd, rc, &err);
+    }
+    cap = (p12.len + 2) / 3 * 4 + 1;
+    b64 = certo_malloc(cap);
+    EVP_EncodeBlock((unsigned char *)b64, p12.data, (int)p12.len);
+    body = json_pack("{s:s,s:s,s:b}", "pkcs12", b64, "password", certo_secret_get0(pass), "replace",
+                     cli_has(a, "replace"));
+    OPENSSL_cleanse(p12.data, p12.len);
+    certo_buf_dispose(&p12);
+    certo_free_clear(b64, cap);
+    certo_secret_free(pass);
+    return remote_identity(cmd, a, "POST", "/server-cert/import-db", body);
+}
+
+/* ---- dispatch: offline on the database, or through the server ---- */
+
+static int
+run_show(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    return cli_dispatch(cmd, a, local_show, remote_show);
+}
+
+static int
+run_csr(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    return cli_dispatch(cmd, a, local_csr, remote_csr);
+}
+
+static int
+run_import(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    return cli_dispatch(cmd, a, local_import, remote_import);
+}
+
+static int
+run_export_db(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    return cli_dispatch(cmd, a, local_export_db, remote_export_db);
+}
+
+static int
+run_import_db(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    return cli_dispatch(cmd, a, local_import_db, remote_import_db);
+}
+
+static int
+run_rotate(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    return cli_dispatch(cmd, a, local_rotate, remote_rotate);
+}
+
+static int
+run_reload(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    return cli_dispatch(cmd, a, NULL, remote_reload);
+}
+
+static const struct cli_opt reload_opts[] = {
+    {"json", 0, CLI_FLAG, NULL, "print the identity as one JSON object"},
+    {NULL, 0, 0, NULL, NULL},
+};
 
 const struct cli_cmd cli_server_cert_cmds[] = {
     {"server-cert show", "[--data DIR] [--json]",
@@ -495,5 +814,8 @@ const struct cli_cmd cli_server_cert_cmds[] = {
     {"server-cert rotate", "[--data DIR] [--json]",
      "a new key and self-signed certificate; the old one is kept as a package signer", show_opts, 0,
      0, run_rotate, NULL},
+    {"server-cert reload", "[--json] (with --server)",
+     "make the running server's listener load its identity again (remote only)", reload_opts, 0, 0,
+     run_reload, NULL},
     {NULL, NULL, NULL, NULL, 0, 0, NULL, NULL},
 };

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "certo/client.h"
 #include "certo/server.h"
 #include "certo/trust.h"
 #include "cli/cli.h"
@@ -113,7 +114,7 @@ confirm(void)
 }
 
 static int
-run_import_url(const struct cli_cmd *cmd, struct cli_args *a)
+local_import_url(const struct cli_cmd *cmd, struct cli_args *a)
 {
     struct certo_err err = {0}, e = {0};
     struct certo_trust_fetch_opts fo = {0};
@@ -232,7 +233,7 @@ static const struct cli_opt import_opts[] = {
 };
 
 static int
-run_import(const struct cli_cmd *cmd, struct cli_args *a)
+local_import(const struct cli_cmd *cmd, struct cli_args *a)
 {
     struct certo_err err = {0}, e = {0};
     struct certo_trust_add_opts ao = {0};
@@ -336,47 +337,41 @@ entry_json(struct certo_buf *b, const struct certo_trust_entry *e)
     return rc;
 }
 
-static int
-run_list(const struct cli_cmd *cmd, struct cli_args *a)
+/* A listing as `trust list` prints it (text, or a JSON array). */
+static certo_rc
+print_list(const struct certo_trust_list *l, bool json, struct certo_err *err)
 {
-    struct certo_err err = {0};
-    struct certo_trust_list l = {0};
-    struct certo_db *db = NULL;
     struct certo_buf b;
-    certo_rc rc = open_db(&db, a, &err);
+    certo_rc rc = CERTO_OK;
+    int w = 5;
 
     certo_buf_init(&b, EXPORT_MAX);
-    if (rc == CERTO_OK)
-        rc = certo_trust_list(&l, db, &err);
-    if (rc != CERTO_OK)
-        goto out;
-    if (cli_has(a, "json")) {
+    if (json) {
         rc = certo_buf_append_str(&b, "[");
-        for (size_t i = 0; rc == CERTO_OK && i < l.count; i++) {
+        for (size_t i = 0; rc == CERTO_OK && i < l->count; i++) {
             if (i > 0)
                 rc = certo_buf_append_str(&b, ",\n ");
             if (rc == CERTO_OK)
-                rc = entry_json(&b, &l.entries[i]);
+                rc = entry_json(&b, &l->entries[i]);
         }
         if (rc == CERTO_OK)
             rc = certo_buf_append_str(&b, "]");
         if (rc != CERTO_OK) {
-            rc = certo_err_set(&err, rc, "cli", "the listing is too large for JSON");
+            rc = certo_err_set(err, rc, "cli", "the listing is too large for JSON");
             goto out;
         }
         printf("%.*s\n", (int)b.len, (const char *)b.data);
         goto out;
     }
-    if (l.count == 0) {
+    if (l->count == 0) {
         printf("the trust store is empty\n");
         goto out;
     }
-    int w = 5;
-    for (size_t i = 0; i < l.count; i++)
-        w = (int)strlen(l.entries[i].alias) > w ? (int)strlen(l.entries[i].alias) : w;
+    for (size_t i = 0; i < l->count; i++)
+        w = (int)strlen(l->entries[i].alias) > w ? (int)strlen(l->entries[i].alias) : w;
     printf("%-*s %-12s %-10s %-95s %s\n", w, "ALIAS", "PURPOSE", "NOT AFTER", "SHA-256", "SUBJECT");
-    for (size_t i = 0; i < l.count; i++) {
-        const struct certo_trust_entry *e = &l.entries[i];
+    for (size_t i = 0; i < l->count; i++) {
+        const struct certo_trust_entry *e = &l->entries[i];
         char na[32];
         format_time(na, e->not_after, false);
         na[10] = '\0';
@@ -385,6 +380,21 @@ run_list(const struct cli_cmd *cmd, struct cli_args *a)
     }
 out:
     certo_buf_dispose(&b);
+    return rc;
+}
+
+static int
+local_list(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0};
+    struct certo_trust_list l = {0};
+    struct certo_db *db = NULL;
+    certo_rc rc = open_db(&db, a, &err);
+
+    if (rc == CERTO_OK)
+        rc = certo_trust_list(&l, db, &err);
+    if (rc == CERTO_OK)
+        rc = print_list(&l, cli_has(a, "json"), &err);
     certo_trust_list_dispose(&l);
     certo_db_close(db);
     return rc == CERTO_OK ? 0 : cli_fail(cmd, rc, &err);
@@ -445,7 +455,7 @@ out:
 }
 
 static int
-run_show(const struct cli_cmd *cmd, struct cli_args *a)
+local_show(const struct cli_cmd *cmd, struct cli_args *a)
 {
     struct certo_err err = {0};
     struct certo_trust_entry e = {0};
@@ -470,7 +480,7 @@ static const struct cli_opt db_opts[] = {
 };
 
 static int
-run_remove(const struct cli_cmd *cmd, struct cli_args *a)
+local_remove(const struct cli_cmd *cmd, struct cli_args *a)
 {
     struct certo_err err = {0};
     struct certo_trust_entry e = {0};
@@ -496,7 +506,7 @@ static const struct cli_opt export_opts[] = {
 };
 
 static int
-run_export(const struct cli_cmd *cmd, struct cli_args *a)
+local_export(const struct cli_cmd *cmd, struct cli_args *a)
 {
     struct certo_err err = {0};
     struct certo_db *db = NULL;
@@ -529,6 +539,418 @@ out:
     certo_buf_dispose(&b);
     certo_db_close(db);
     return rc == CERTO_OK ? 0 : cli_fail(cmd, rc, &err);
+}
+
+/* ---- remote (--server): the same commands through the REST API ---- */
+
+/* A string member of an API document, "" when missing. */
+static const char *
+doc_str(json_t *doc, const char *key)
+{
+    const char *v = json_string_value(json_object_get(doc, key));
+    return v != NULL ? v : "";
+}
+
+/* A trust document of the API ({alias, fingerprint, subject, ...}) as an entry (no cert). */
+static void
+entry_from_doc(struct certo_trust_entry *e, json_t *doc)
+{
+    const char *iss = json_string_value(json_object_get(doc, "tokenIssuer"));
+
+    memset(e, 0, sizeof(*e));
+    e->alias = certo_strdup(doc_str(doc, "alias"));
+    snprintf(e->fingerprint, sizeof(e->fingerprint), "%s", doc_str(doc, "fingerprint"));
+    e->subject = certo_strdup(doc_str(doc, "subject"));
+    e->issuer = certo_strdup(doc_str(doc, "issuer"));
+    e->not_after = (time_t)json_integer_value(json_object_get(doc, "notAfter"));
+    e->source = certo_strdup(doc_str(doc, "source"));
+    e->purpose = strcmp(doc_str(doc, "purpose"), "token-issuer") == 0 ? CERTO_TRUST_TOKEN_ISSUER
+                                                                      : CERTO_TRUST_PEER;
+    e->token_issuer = iss != NULL ? certo_strdup(iss) : NULL;
+    e->added_at = (time_t)json_integer_value(json_object_get(doc, "addedAt"));
+}
+
+static int
+remote_list(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0};
+    struct certo_session *s = NULL;
+    struct certo_trust_list l = {0};
+    json_t *items = NULL, *v;
+    size_t i;
+    certo_rc rc = cli_remote_open(&s, &err);
+
+    if (rc == CERTO_OK)
+        rc = cli_call_list(s, "/trust/", &items, &err);
+    if (rc == CERTO_OK) {
+        l.entries = certo_calloc(json_array_size(items) + 1, sizeof(*l.entries));
+        json_array_foreach(items, i, v)
+        {
+            entry_from_doc(&l.entries[l.count++], v);
+        }
+        rc = print_list(&l, cli_has(a, "json"), &err);
+    }
+    certo_trust_list_dispose(&l);
+    json_decref(items);
+    certo_session_close(s);
+    return rc == CERTO_OK ? 0 : cli_remote_fail(cmd, rc, &err);
+}
+
+/* GET /trust/{key}: the entry of one certificate (without the certificate itself). */
+static certo_rc
+remote_get(struct certo_trust_entry *e, struct certo_session *s, const char *key,
+           struct certo_err *err)
+{
+    char *seg = cli_path_seg(key), *path = certo_asprintf("/trust/%s", seg);
+    json_t *doc = NULL;
+    certo_rc rc = cli_call(s, "GET", path, NULL, &doc, err);
+
+    if (rc == CERTO_OK && !json_is_object(json_object_get(doc, "certificate")))
+        rc = certo_err_set(err, CERTO_EREMOTE, "cli", "the server's answer is no trust entry");
+    if (rc == CERTO_OK)
+        entry_from_doc(e, json_object_get(doc, "certificate"));
+    json_decref(doc);
+    certo_free(path);
+    certo_free(seg);
+    return rc;
+}
+
+/*
+ * The certificate of an entry: GET /trust/{alias} does not carry it, so it is taken
+ * from the store's export by its fingerprint.
+ */
+static certo_rc
+remote_cert(struct certo_trust_entry *e, struct certo_session *s, struct certo_err *err)
+{
+    STACK_OF(X509) *certs = NULL;
+    json_t *doc = NULL;
+    const char *pem;
+    char fp[96];
+    certo_rc rc = cli_call(s, "GET", "/trust/export", NULL, &doc, err);
+
+    pem = json_string_value(json_object_get(doc, "pem"));
+    if (rc == CERTO_OK && pem == NULL)
+        rc = certo_err_set(err, CERTO_EREMOTE, "cli", "the server's export holds no PEM");
+    if (rc == CERTO_OK)
+        rc = certo_cert_parse_all(&certs, pem, strlen(pem), err);
+    for (int i = 0; rc == CERTO_OK && i < sk_X509_num(certs) && e->cert == NULL; i++) {
+        X509 *c = sk_X509_value(certs, i);
+        if (certo_cert_fingerprint(fp, c, err) == CERTO_OK && strcmp(fp, e->fingerprint) == 0) {
+            (void)sk_X509_delete(certs, i);
+            e->cert = c;
+        }
+    }
+    if (rc == CERTO_OK && e->cert == NULL)
+        rc = certo_err_set(err, CERTO_ENOTFOUND, "cli", "'%s' is not in the server's export",
+                           e->alias);
+    certo_certs_free(certs);
+    json_decref(doc);
+    return rc;
+}
+
+static int
+remote_show(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0};
+    struct certo_session *s = NULL;
+    struct certo_trust_entry e = {0};
+    certo_rc rc = cli_remote_open(&s, &err);
+
+    if (rc == CERTO_OK)
+        rc = remote_get(&e, s, a->pos[0], &err);
+    if (rc == CERTO_OK)
+        rc = remote_cert(&e, s, &err);
+    if (rc == CERTO_OK)
+        rc = show_entry(&e, cli_has(a, "json"), &err);
+    certo_trust_entry_dispose(&e);
+    certo_session_close(s);
+    return rc == CERTO_OK ? 0 : cli_remote_fail(cmd, rc, &err);
+}
+
+static int
+remote_remove(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0};
+    struct certo_session *s = NULL;
+    struct certo_trust_entry e = {0};
+    char *seg = NULL, *path = NULL;
+    certo_rc rc = cli_remote_open(&s, &err);
+
+    if (rc == CERTO_OK)
+        rc = remote_get(&e, s, a->pos[0], &err);
+    if (rc == CERTO_OK) {
+        seg = cli_path_seg(e.alias);
+        path = certo_asprintf("/trust/%s", seg);
+        rc = cli_call(s, "DELETE", path, NULL, NULL, &err);
+    }
+    if (rc == CERTO_OK)
+        printf("removed '%s' (SHA-256 %s)\n", e.alias, e.fingerprint);
+    certo_free(path);
+    certo_free(seg);
+    certo_trust_entry_dispose(&e);
+    certo_session_close(s);
+    return rc == CERTO_OK ? 0 : cli_remote_fail(cmd, rc, &err);
+}
+
+static int
+remote_export(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0};
+    struct certo_session *s = NULL;
+    const char *out = cli_get(a, "out"), *pem;
+    json_t *doc = NULL;
+    size_t n;
+    certo_rc rc;
+
+    if (out != NULL && out[0] == '\0')
+        return cli_usage_error(cmd, "--out: empty file name");
+    rc = cli_remote_open(&s, &err);
+    if (rc == CERTO_OK)
+        rc = cli_call(s, "GET", "/trust/export", NULL, &doc, &err);
+    if (rc != CERTO_OK)
+        goto out;
+    pem = json_string_value(json_object_get(doc, "pem"));
+    n = (size_t)json_integer_value(json_object_get(doc, "count"));
+    if (pem == NULL) {
+        rc = certo_err_set(&err, CERTO_EREMOTE, "cli", "the server's export holds no PEM");
+        goto out;
+    }
+    if (out == NULL || strcmp(out, "-") == 0) {
+        rc = cli_write_file("-", pem, strlen(pem), 0644, &err);
+        goto out;
+    }
+    rc = certo_file_replace(out, pem, strlen(pem), 0644);
+    if (rc != CERTO_OK) {
+        rc = certo_err_sys(&err, rc, "cli", "--out %s: cannot write", out);
+        goto out;
+    }
+    printf("exported %zu certificate%s to %s\n", n, n == 1 ? "" : "s", out);
+out:
+    json_decref(doc);
+    certo_session_close(s);
+    return rc == CERTO_OK ? 0 : cli_remote_fail(cmd, rc, &err);
+}
+
+static int
+remote_import(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0}, e = {0};
+    struct certo_session *s = NULL;
+    struct certo_buf in = {0}, pem;
+    STACK_OF(X509) *certs = NULL;
+    const char *path = a->pos[0], *alias = cli_get(a, "alias"), *iss = cli_get(a, "token-issuer");
+    json_t *body = NULL, *doc = NULL, *items, *v;
+    size_t i, added;
+    certo_rc rc;
+
+    certo_buf_init(&pem, 2 * CERTO_PEM_MAX);
+    rc = check_alias(a, &err);
+    if (rc == CERTO_OK && iss != NULL && certo_trust_iss_check(iss, &e) != CERTO_OK)
+        rc = certo_err_set(&err, CERTO_EINVAL, "cli", "--token-issuer: %s", e.msg);
+    if (rc == CERTO_OK)
+        rc = cli_read_file(&in, path, CERTO_PEM_MAX, "FILE", &err);
+    if (rc != CERTO_OK)
+        goto out;
+    /* PEM goes as it is (an export's "# certo-trust" lines carry aliases); DER as PEM. */
+    if (in.len > 0 && memmem(in.data, in.len, "-----BEGIN", 10) != NULL) {
+        rc = certo_buf_append(&pem, in.data, in.len);
+    } else {
+        e = (struct certo_err){0};
+        rc = certo_cert_parse_all(&certs, in.data, in.len, &e);
+        if (rc != CERTO_OK)
+            rc = certo_err_set(&err, rc, "cli", "FILE %s: %s", path, e.msg);
+        for (int k = 0; rc == CERTO_OK && k < sk_X509_num(certs); k++)
+            rc = certo_cert_to_pem(&pem, sk_X509_value(certs, k), &err);
+    }
+    if (rc != CERTO_OK)
+        goto out;
+    body = json_pack("{s:s%}", "certificate", (const char *)pem.data, pem.len);
+    if (alias != NULL)
+        json_object_set_new(body, "alias", json_string(alias));
+    if (iss != NULL)
+        json_object_set_new(body, "tokenIssuer", json_string(iss));
+    rc = cli_remote_open(&s, &err);
+    if (rc == CERTO_OK) {
+        rc = cli_call(s, "POST", "/trust/", body, &doc, &err);
+        body = NULL;
+    }
+    if (rc != CERTO_OK)
+        goto out;
+    items = json_object_get(doc, "items");
+    added = (size_t)json_integer_value(json_object_get(doc, "added"));
+    json_array_foreach(items, i, v)
+    {
+        if (json_is_true(json_object_get(v, "skipped")))
+            printf("skipped %s: already trusted as '%s'\n", doc_str(v, "fingerprint"),
+                   doc_str(v, "alias"));
+        else
+            printf("added '%s' (SHA-256 %s)\n", doc_str(v, "alias"), doc_str(v, "fingerprint"));
+    }
+    printf("%zu added, %zu already trusted\n", added, json_array_size(items) - added);
+out:
+    json_decref(body);
+    json_decref(doc);
+    certo_certs_free(certs);
+    certo_buf_dispose(&pem);
+    certo_buf_dispose(&in);
+    certo_session_close(s);
+    return rc == CERTO_OK ? 0 : cli_remote_fail(cmd, rc, &err);
+}
+
+/*
+ * import-url through the server: the server connects (from its host, under its own
+ * SSRF rules) and shows the certificate; it is stored only once confirmed, by sending
+ * back the SHA-256 that was shown (the server refuses it if what it sees has changed).
+ */
+static int
+remote_import_url(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0}, e = {0};
+    struct certo_session *s = NULL;
+    struct certo_trust_entry existing = {0};
+    const char *pin_text = cli_get(a, "fingerprint"), *sni = cli_get(a, "sni");
+    const char *alias = cli_get(a, "alias");
+    char *host = NULL, pin[96], fp[96], nb[32], na[32];
+    int port = 0, index = 0;
+    json_t *req = NULL, *doc = NULL, *c;
+    certo_rc rc;
+
+    rc = certo_trust_parse_target(&host, &port, a->pos[0], &e);
+    if (rc != CERTO_OK) {
+        rc = certo_err_set(&err, rc, "cli", "HOST:PORT %s", e.msg);
+        goto out;
+    }
+    if (pin_text != NULL && cli_has(a, "yes")) {
+        rc = certo_err_set(&err, CERTO_EINVAL, "cli", "give only one of --yes and --fingerprint");
+        goto out;
+    }
+    if (pin_text != NULL && !certo_trust_fingerprint_parse(pin, pin_text)) {
+        rc = certo_err_set(&err, CERTO_EINVAL, "cli",
+                           "--fingerprint: '%.100s' is not a SHA-256 fingerprint (64 hex digits, "
+                           "colons optional)",
+                           pin_text);
+        goto out;
+    }
+    if (cli_has(a, "timeout")) {
+        rc = certo_err_set(&err, CERTO_EINVAL, "cli",
+                           "--timeout: not with --server (the server keeps its own deadline)");
+        goto out;
+    }
+    rc = cli_int(&index, a, "chain-index", 0, 0, CERTO_TRUST_CHAIN_MAX - 1, &err);
+    if (rc == CERTO_OK)
+        rc = check_alias(a, &err);
+    if (rc != CERTO_OK)
+        goto out;
+    req = json_pack("{s:s,s:i,s:i}", "host", host, "port", port, "chainIndex", index);
+    if (sni != NULL)
+        json_object_set_new(req, "sni", json_string(sni));
+    if (alias != NULL)
+        json_object_set_new(req, "alias", json_string(alias));
+    rc = cli_remote_open(&s, &err);
+    if (rc == CERTO_OK)
+        rc = cli_call(s, "POST", "/trust/import-url", json_deep_copy(req), &doc, &err);
+    if (rc != CERTO_OK)
+        goto out;
+    c = json_object_get(doc, "certificate");
+    if (!certo_trust_fingerprint_parse(fp, doc_str(c, "sha256_fingerprint"))) {
+        rc = certo_err_set(&err, CERTO_EREMOTE, "cli", "the server's preview holds no certificate");
+        goto out;
+    }
+    cli_time_text(nb, json_string_value(json_object_get(c, "not_before")));
+    cli_time_text(na, json_string_value(json_object_get(c, "not_after")));
+    printf("%s (as the server %s sees it); certificate %d:\n", a->pos[0], certo_session_url_get0(s),
+           index);
+    printf("subject:     %s\n", doc_str(c, "subject"));
+    printf("issuer:      %s%s\n", doc_str(c, "issuer"),
+           json_is_true(json_object_get(c, "self_signed")) ? " (self-signed)" : "");
+    printf("not before:  %s\n", nb);
+    printf("not after:   %s\n", na);
+    printf("SHA-256:     %s\n", fp);
+    fflush(stdout);
+    /* Already trusted: say so before asking anything. */
+    e = (struct certo_err){0};
+    rc = remote_get(&existing, s, fp, &e);
+    if (rc == CERTO_OK) {
+        rc = certo_err_set(&err, CERTO_EEXIST, "cli", "this certificate is already trusted as '%s'",
+                           existing.alias);
+        goto out;
+    }
+    if (rc != CERTO_ENOTFOUND) {
+        err = e;
+        goto out;
+    }
+    if (pin_text != NULL && strcmp(pin, fp) != 0) {
+        rc = certo_err_set(&err, CERTO_EAUTH, "cli",
+                           "--fingerprint: the certificate's SHA-256 is %s, not %s; nothing "
+                           "stored",
+                           fp, pin);
+        goto out;
+    }
+    if (pin_text == NULL && !cli_has(a, "yes")) {
+        if (!isatty(STDIN_FILENO)) {
+            rc = certo_err_set(&err, CERTO_EINVAL, "cli",
+                               "nothing stored: no terminal to confirm on (give --yes, or "
+                               "--fingerprint %s to pin it)",
+                               fp);
+            goto out;
+        }
+        if (!confirm()) {
+            rc = certo_err_set(&err, CERTO_EREMOTE, "cli", "not confirmed; nothing stored");
+            goto out;
+        }
+    }
+    json_decref(doc);
+    doc = NULL;
+    json_object_set_new(req, "fingerprint", json_string(fp));
+    rc = cli_call(s, "POST", "/trust/import-url", req, &doc, &err);
+    req = NULL;
+    if (rc == CERTO_OK)
+        printf("trusted as '%s' (SHA-256 %s)\n", doc_str(doc, "alias"), fp);
+out:
+    certo_trust_entry_dispose(&existing);
+    json_decref(req);
+    json_decref(doc);
+    certo_free(host);
+    certo_session_close(s);
+    return rc == CERTO_OK ? 0 : cli_remote_fail(cmd, rc, &err);
+}
+
+/* ---- dispatch: offline on the database, or through the server ---- */
+
+static int
+run_import_url(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    return cli_dispatch(cmd, a, local_import_url, remote_import_url);
+}
+
+static int
+run_import(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    return cli_dispatch(cmd, a, local_import, remote_import);
+}
+
+static int
+run_list(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    return cli_dispatch(cmd, a, local_list, remote_list);
+}
+
+static int
+run_show(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    return cli_dispatch(cmd, a, local_show, remote_show);
+}
+
+static int
+run_remove(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    return cli_dispatch(cmd, a, local_remove, remote_remove);
+}
+
+static int
+run_export(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    return cli_dispatch(cmd, a, local_export, remote_export);
 }
 
 const struct cli_cmd cli_trust_cmds[] = {

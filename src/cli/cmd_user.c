@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "certo/accounts.h"
+#include "certo/client.h"
 #include "certo/mem.h"
 #include "certo/registry.h"
 #include "certo/server.h"
@@ -121,7 +122,7 @@ static const struct cli_opt add_opts[] = {
 };
 
 static int
-run_user_add(const struct cli_cmd *cmd, struct cli_args *a)
+local_user_add(const struct cli_cmd *cmd, struct cli_args *a)
 {
     struct certo_err err = {0}, e = {0};
     struct certo_db *db = NULL;
@@ -159,7 +160,7 @@ static const struct cli_opt passwd_opts[] = {
 };
 
 static int
-run_user_passwd(const struct cli_cmd *cmd, struct cli_args *a)
+local_user_passwd(const struct cli_cmd *cmd, struct cli_args *a)
 {
     struct certo_err err = {0};
     struct certo_db *db = NULL;
@@ -181,7 +182,7 @@ run_user_passwd(const struct cli_cmd *cmd, struct cli_args *a)
 }
 
 static int
-run_user_remove(const struct cli_cmd *cmd, struct cli_args *a)
+local_user_remove(const struct cli_cmd *cmd, struct cli_args *a)
 {
     struct certo_err err = {0};
     struct certo_db *db = NULL;
@@ -199,7 +200,7 @@ run_user_remove(const struct cli_cmd *cmd, struct cli_args *a)
 }
 
 static int
-run_user_list(const struct cli_cmd *cmd, struct cli_args *a)
+local_user_list(const struct cli_cmd *cmd, struct cli_args *a)
 {
     struct certo_err err = {0};
     struct certo_db *db = NULL;
@@ -240,6 +241,315 @@ run_user_list(const struct cli_cmd *cmd, struct cli_args *a)
     return rc == CERTO_OK ? 0 : cli_fail(cmd, rc, &err);
 }
 
+/* ---- remote (--server): users through the REST API ---- */
+
+/* The object of 'items' whose "name" is 'name', or whose id is 'name' in digits. */
+static json_t *
+find_named(json_t *items, const char *name)
+{
+    bool digits = name[0] != '\0' && strspn(name, "0123456789") == strlen(name);
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(items, i, v)
+    {
+        const char *n = json_string_value(json_object_get(v, "name"));
+        if (n != NULL && strcmp(n, name) == 0)
+            return v;
+    }
+    json_array_foreach(items, i, v)
+    {
+        if (digits && json_integer_value(json_object_get(v, "id")) == strtoll(name, NULL, 10))
+            return v;
+    }
+    return NULL;
+}
+
+/* The user named 'name' (a new reference in *out). */
+static certo_rc
+remote_user(json_t **out, struct certo_session *s, const char *name, struct certo_err *err)
+{
+    json_t *items = NULL, *u;
+    certo_rc rc = cli_call_list(s, "/users/", &items, err);
+
+    *out = NULL;
+    if (rc != CERTO_OK)
+        return rc;
+    u = find_named(items, name);
+    if (u == NULL)
+        rc = certo_err_set(err, CERTO_ENOTFOUND, "cli", "no user named '%s'", name);
+    else
+        *out = json_incref(u);
+    json_decref(items);
+    return rc;
+}
+
+/* --org NAME|ID and --dept NAME into ids, by the server's lists. */
+static certo_rc
+remote_scope(struct certo_session *s, const struct cli_args *a, int64_t *org_id, int64_t *dept_id,
+             struct certo_err *err)
+{
+    const char *org = cli_get(a, "org"), *dept = cli_get(a, "dept");
+    json_t *orgs = NULL, *depts = NULL, *o, *d;
+    char *path = NULL;
+    certo_rc rc;
+
+    *org_id = 0;
+    *dept_id = 0;
+    if (dept != NULL && org == NULL)
+        return certo_err_set(err, CERTO_EINVAL, "cli", "--dept needs --org");
+    if (org == NULL)
+        return CERTO_OK;
+    rc = cli_call_list(s, "/orgs/", &orgs, err);
+    if (rc != CERTO_OK)
+        goto out;
+    o = find_named(orgs, org);
+    if (o == NULL) {
+        rc = certo_err_set(err, CERTO_ENOTFOUND, "cli", "--org %s: no such organization", org);
+        goto out;
+    }
+    *org_id = json_integer_value(json_object_get(o, "id"));
+    if (dept == NULL)
+        goto out;
+    path = certo_asprintf("/orgs/%lld/departments/", (long long)*org_id);
+    rc = cli_call_list(s, path, &depts, err);
+    if (rc != CERTO_OK)
+        goto out;
+    d = find_named(depts, dept);
+    if (d == NULL) {
+        rc = certo_err_set(err, CERTO_ENOTFOUND, "cli", "--dept %s: no such department", dept);
+        goto out;
+    }
+    *dept_id = json_integer_value(json_object_get(d, "id"));
+out:
+    certo_free(path);
+    json_decref(orgs);
+    json_decref(depts);
+    return rc;
+}
+
+static int
+remote_user_add(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0}, e = {0};
+    struct certo_session *s = NULL;
+    struct certo_secret *pw = NULL;
+    enum certo_role role;
+    int64_t org_id = 0, dept_id = 0;
+    json_t *body, *doc = NULL;
+    certo_rc rc;
+
+    if (cli_get(a, "role") == NULL)
+        return cli_usage_error(cmd, "missing --role ROLE");
+    rc = certo_role_parse(&role, cli_get(a, "role"), &e);
+    if (rc != CERTO_OK)
+        rc = certo_err_set(&err, rc, "cli", "--%s", e.msg);
+    if (rc == CERTO_OK && !cli_has(a, "no-password"))
+        rc = new_password(&pw, a, &err);
+    if (rc != CERTO_OK) {
+        certo_secret_free(pw);
+        return cli_fail(cmd, rc, &err);
+    }
+    rc = cli_remote_open(&s, &err);
+    if (rc == CERTO_OK)
+        rc = remote_scope(s, a, &org_id, &dept_id, &err);
+    if (rc != CERTO_OK)
+        goto out;
+    body = json_pack("{s:s,s:s}", "name", a->pos[0], "role", certo_role_name(role));
+    if (org_id != 0)
+        json_object_set_new(body, "orgId", json_integer(org_id));
+    if (dept_id != 0)
+        json_object_set_new(body, "deptId", json_integer(dept_id));
+    if (pw != NULL)
+        json_object_set_new(body, "password", json_string(certo_secret_get0(pw)));
+    rc = cli_call(s, "POST", "/users/", body, &doc, &err);
+    if (rc == CERTO_OK)
+        printf("user %s added (id %lld, role %s)\n", a->pos[0],
+               (long long)json_integer_value(json_object_get(doc, "id")), certo_role_name(role));
+out:
+    json_decref(doc);
+    certo_secret_free(pw);
+    certo_session_close(s);
+    return rc == CERTO_OK ? 0 : cli_remote_fail(cmd, rc, &err);
+}
+
+static int
+remote_user_passwd(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0};
+    struct certo_session *s = NULL;
+    struct certo_secret *pw = NULL;
+    json_t *u = NULL;
+    char *path = NULL;
+    certo_rc rc = new_password(&pw, a, &err);
+
+    if (rc != CERTO_OK)
+        return cli_fail(cmd, rc, &err);
+    rc = cli_remote_open(&s, &err);
+    if (rc == CERTO_OK)
+        rc = remote_user(&u, s, a->pos[0], &err);
+    if (rc == CERTO_OK) {
+        path = certo_asprintf("/users/%lld/password",
+                              (long long)json_integer_value(json_object_get(u, "id")));
+        rc = cli_call(s, "POST", path, json_pack("{s:s}", "password", certo_secret_get0(pw)), NULL,
+                      &err);
+    }
+    if (rc == CERTO_OK)
+        printf("password of %s changed; its tokens are revoked\n",
+               json_string_value(json_object_get(u, "name")));
+    certo_free(path);
+    json_decref(u);
+    certo_secret_free(pw);
+    certo_session_close(s);
+    return rc == CERTO_OK ? 0 : cli_remote_fail(cmd, rc, &err);
+}
+
+static int
+remote_user_remove(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0};
+    struct certo_session *s = NULL;
+    json_t *u = NULL;
+    char *path = NULL;
+    certo_rc rc = cli_remote_open(&s, &err);
+
+    if (rc == CERTO_OK)
+        rc = remote_user(&u, s, a->pos[0], &err);
+    if (rc == CERTO_OK) {
+        path =
+            certo_asprintf("/users/%lld", (long long)json_integer_value(json_object_get(u, "id")));
+        rc = cli_call(s, "DELETE", path, NULL, NULL, &err);
+    }
+    if (rc == CERTO_OK)
+        printf("user %s removed\n", json_string_value(json_object_get(u, "name")));
+    certo_free(path);
+    json_decref(u);
+    certo_session_close(s);
+    return rc == CERTO_OK ? 0 : cli_remote_fail(cmd, rc, &err);
+}
+
+/* Every organization, each with "departments" (an array), as the caller may see them. */
+static certo_rc
+remote_orgs(json_t **out, struct certo_session *s, struct certo_err *err)
+{
+    json_t *orgs = NULL, *o;
+    size_t i;
+    certo_rc rc = cli_call_list(s, "/orgs/", &orgs, err);
+
+    *out = NULL;
+    json_array_foreach(orgs, i, o)
+    {
+        char *path;
+        json_t *depts = NULL;
+        if (rc != CERTO_OK)
+            break;
+        path = certo_asprintf("/orgs/%lld/departments/",
+                              (long long)json_integer_value(json_object_get(o, "id")));
+        rc = cli_call_list(s, path, &depts, err);
+        certo_free(path);
+        if (rc == CERTO_OK)
+            json_object_set_new(o, "departments", depts);
+    }
+    if (rc == CERTO_OK)
+        *out = json_incref(orgs);
+    json_decref(orgs);
+    return rc;
+}
+
+/* The name of the object with id 'id' in 'items' ("-" for 0, "?" when unknown). */
+static const char *
+name_of(json_t *items, int64_t id)
+{
+    size_t i;
+    json_t *v;
+
+    if (id == 0)
+        return "-";
+    json_array_foreach(items, i, v)
+    {
+        if (json_integer_value(json_object_get(v, "id")) == id)
+            return json_string_value(json_object_get(v, "name"));
+    }
+    return "?";
+}
+
+static int
+remote_user_list(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0};
+    struct certo_session *s = NULL;
+    json_t *users = NULL, *orgs = NULL, *depts = json_array(), *u, *o;
+    bool json = cli_has(a, "json");
+    size_t i;
+    certo_rc rc = cli_remote_open(&s, &err);
+
+    if (rc == CERTO_OK)
+        rc = cli_call_list(s, "/users/", &users, &err);
+    if (rc == CERTO_OK && !json)
+        rc = remote_orgs(&orgs, s, &err);
+    if (rc != CERTO_OK)
+        goto out;
+    json_array_foreach(orgs, i, o)
+    {
+        json_array_extend(depts, json_object_get(o, "departments"));
+    }
+    if (json)
+        fputs("[", stdout);
+    else
+        printf("%-6s %-24s %-10s %-20s %-20s %s\n", "ID", "NAME", "ROLE", "ORG", "DEPARTMENT",
+               "STATE");
+    json_array_foreach(users, i, u)
+    {
+        long long id = (long long)json_integer_value(json_object_get(u, "id"));
+        int64_t org = json_integer_value(json_object_get(u, "orgId"));
+        int64_t dept = json_integer_value(json_object_get(u, "deptId"));
+        const char *name = json_string_value(json_object_get(u, "name"));
+        const char *role = json_string_value(json_object_get(u, "role"));
+        const char *state = json_is_true(json_object_get(u, "disabled"))      ? "disabled"
+                            : json_is_true(json_object_get(u, "hasPassword")) ? "active"
+                                                                              : "external";
+        if (json)
+            printf("%s{\"id\":%lld,\"name\":\"%s\",\"role\":\"%s\",\"orgId\":%lld,"
+                   "\"deptId\":%lld,\"state\":\"%s\"}",
+                   i == 0 ? "" : ",", id, name, role, (long long)org, (long long)dept, state);
+        else
+            printf("%-6lld %-24s %-10s %-20s %-20s %s\n", id, name, role, name_of(orgs, org),
+                   name_of(depts, dept), state);
+    }
+    if (json)
+        puts("]");
+out:
+    json_decref(users);
+    json_decref(orgs);
+    json_decref(depts);
+    certo_session_close(s);
+    return rc == CERTO_OK ? 0 : cli_remote_fail(cmd, rc, &err);
+}
+
+static int
+run_user_add(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    return cli_dispatch(cmd, a, local_user_add, remote_user_add);
+}
+
+static int
+run_user_passwd(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    return cli_dispatch(cmd, a, local_user_passwd, remote_user_passwd);
+}
+
+static int
+run_user_remove(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    return cli_dispatch(cmd, a, local_user_remove, remote_user_remove);
+}
+
+static int
+run_user_list(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    return cli_dispatch(cmd, a, local_user_list, remote_user_list);
+}
+
 const struct cli_cmd cli_user_cmds[] = {
     {"user add",
      "NAME --role ROLE [--org ORG [--dept DEPT]] [--password-file F|--password-env "
@@ -258,7 +568,7 @@ const struct cli_cmd cli_user_cmds[] = {
 /* ---- org ---- */
 
 static int
-run_org_add(const struct cli_cmd *cmd, struct cli_args *a)
+local_org_add(const struct cli_cmd *cmd, struct cli_args *a)
 {
     struct certo_err err = {0};
     struct certo_db *db = NULL;
@@ -282,7 +592,7 @@ run_org_add(const struct cli_cmd *cmd, struct cli_args *a)
 }
 
 static int
-run_org_remove(const struct cli_cmd *cmd, struct cli_args *a)
+local_org_remove(const struct cli_cmd *cmd, struct cli_args *a)
 {
     struct certo_err err = {0};
     struct certo_db *db = NULL;
@@ -306,7 +616,7 @@ run_org_remove(const struct cli_cmd *cmd, struct cli_args *a)
 }
 
 static int
-run_org_list(const struct cli_cmd *cmd, struct cli_args *a)
+local_org_list(const struct cli_cmd *cmd, struct cli_args *a)
 {
     struct certo_err err = {0};
     struct certo_db *db = NULL;
@@ -331,6 +641,157 @@ run_org_list(const struct cli_cmd *cmd, struct cli_args *a)
     certo_free(depts);
     certo_db_close(db);
     return rc == CERTO_OK ? 0 : cli_fail(cmd, rc, &err);
+}
+
+/* ---- remote (--server): organizations through the REST API ---- */
+
+/* The organization named 'name' in *org (new reference), or ENOTFOUND. */
+static certo_rc
+remote_org(json_t **org, json_t *orgs, const char *name, struct certo_err *err)
+{
+    json_t *o = NULL;
+    size_t i;
+    json_t *v;
+
+    *org = NULL;
+    json_array_foreach(orgs, i, v)
+    {
+        if (strcmp(json_string_value(json_object_get(v, "name")), name) == 0)
+            o = v;
+    }
+    if (o == NULL)
+        return certo_err_set(err, CERTO_ENOTFOUND, "cli", "no organization named '%s'", name);
+    *org = json_incref(o);
+    return CERTO_OK;
+}
+
+static int
+remote_org_add(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0};
+    struct certo_session *s = NULL;
+    json_t *orgs = NULL, *o = NULL, *doc = NULL;
+    char *path = NULL;
+    certo_rc rc = cli_remote_open(&s, &err);
+
+    if (rc == CERTO_OK && a->n_pos == 1) {
+        rc = cli_call(s, "POST", "/orgs/", json_pack("{s:s}", "name", a->pos[0]), &doc, &err);
+        if (rc == CERTO_OK)
+            printf("organization %s added (id %lld)\n", a->pos[0],
+                   (long long)json_integer_value(json_object_get(doc, "id")));
+    } else if (rc == CERTO_OK) {
+        rc = cli_call_list(s, "/orgs/", &orgs, &err);
+        if (rc == CERTO_OK)
+            rc = remote_org(&o, orgs, a->pos[0], &err);
+        if (rc == CERTO_OK) {
+            path = certo_asprintf("/orgs/%lld/departments/",
+                                  (long long)json_integer_value(json_object_get(o, "id")));
+            rc = cli_call(s, "POST", path, json_pack("{s:s}", "name", a->pos[1]), &doc, &err);
+        }
+        if (rc == CERTO_OK)
+            printf("department %s of %s added (id %lld)\n", a->pos[1],
+                   json_string_value(json_object_get(o, "name")),
+                   (long long)json_integer_value(json_object_get(doc, "id")));
+    }
+    certo_free(path);
+    json_decref(orgs);
+    json_decref(o);
+    json_decref(doc);
+    certo_session_close(s);
+    return rc == CERTO_OK ? 0 : cli_remote_fail(cmd, rc, &err);
+}
+
+static int
+remote_org_remove(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0};
+    struct certo_session *s = NULL;
+    json_t *orgs = NULL, *o = NULL, *depts = NULL, *d;
+    char *path = NULL;
+    certo_rc rc = cli_remote_open(&s, &err);
+
+    if (rc == CERTO_OK)
+        rc = cli_call_list(s, "/orgs/", &orgs, &err);
+    if (rc == CERTO_OK)
+        rc = remote_org(&o, orgs, a->pos[0], &err);
+    if (rc == CERTO_OK && a->n_pos == 2) {
+        path = certo_asprintf("/orgs/%lld/departments/",
+                              (long long)json_integer_value(json_object_get(o, "id")));
+        rc = cli_call_list(s, path, &depts, &err);
+        d = NULL;
+        for (size_t i = 0; rc == CERTO_OK && i < json_array_size(depts); i++) {
+            json_t *v = json_array_get(depts, i);
+            if (strcmp(json_string_value(json_object_get(v, "name")), a->pos[1]) == 0)
+                d = v;
+        }
+        if (rc == CERTO_OK && d == NULL)
+            rc = certo_err_set(&err, CERTO_ENOTFOUND, "cli", "no department named '%s' in %s",
+                               a->pos[1], a->pos[0]);
+        certo_free(path);
+        path = NULL;
+        if (rc == CERTO_OK) {
+            path = certo_asprintf("/departments/%lld",
+                                  (long long)json_integer_value(json_object_get(d, "id")));
+            rc = cli_call(s, "DELETE", path, NULL, NULL, &err);
+        }
+    } else if (rc == CERTO_OK) {
+        path =
+            certo_asprintf("/orgs/%lld", (long long)json_integer_value(json_object_get(o, "id")));
+        rc = cli_call(s, "DELETE", path, NULL, NULL, &err);
+    }
+    if (rc == CERTO_OK)
+        printf("%s removed\n", a->n_pos == 2 ? "department" : "organization");
+    certo_free(path);
+    json_decref(orgs);
+    json_decref(o);
+    json_decref(depts);
+    certo_session_close(s);
+    return rc == CERTO_OK ? 0 : cli_remote_fail(cmd, rc, &err);
+}
+
+static int
+remote_org_list(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    struct certo_err err = {0};
+    struct certo_session *s = NULL;
+    json_t *orgs = NULL, *o, *d;
+    size_t i, j;
+    certo_rc rc = cli_remote_open(&s, &err);
+
+    (void)a;
+    if (rc == CERTO_OK)
+        rc = remote_orgs(&orgs, s, &err);
+    json_array_foreach(orgs, i, o)
+    {
+        printf("%lld %s\n", (long long)json_integer_value(json_object_get(o, "id")),
+               json_string_value(json_object_get(o, "name")));
+        json_array_foreach(json_object_get(o, "departments"), j, d)
+        {
+            printf("  %lld %s\n", (long long)json_integer_value(json_object_get(d, "id")),
+                   json_string_value(json_object_get(d, "name")));
+        }
+    }
+    json_decref(orgs);
+    certo_session_close(s);
+    return rc == CERTO_OK ? 0 : cli_remote_fail(cmd, rc, &err);
+}
+
+static int
+run_org_add(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    return cli_dispatch(cmd, a, local_org_add, remote_org_add);
+}
+
+static int
+run_org_remove(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    return cli_dispatch(cmd, a, local_org_remove, remote_org_remove);
+}
+
+static int
+run_org_list(const struct cli_cmd *cmd, struct cli_args *a)
+{
+    return cli_dispatch(cmd, a, local_org_list, remote_org_list);
 }
 
 const struct cli_cmd cli_org_cmds[] = {
