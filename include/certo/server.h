@@ -153,6 +153,15 @@ CERTO_MUST_CHECK certo_rc certo_listener_set(struct certo_db *db, const char *di
 /** Goes back to the identity. @return CERTO_OK; CERTO_ENOTFOUND (none was set). */
 CERTO_MUST_CHECK certo_rc certo_listener_clear(struct certo_db *db, struct certo_err *err);
 
+/**
+ * Loads the gateway CA (keystore row "gateway-ca": an EC P-256 CA, self-signed, 10
+ * years), creating it when there is none. It signs the client certificates of enrolled
+ * gateways and nothing else. Needs the secret key of 'dir'.
+ * @param out filled on success with certificate and key (certo_identity_dispose).
+ */
+CERTO_MUST_CHECK certo_rc certo_gateway_ca_ensure(struct certo_identity *out, struct certo_db *db,
+                                                  const char *dir, struct certo_err *err);
+
 /** True for the wildcard addresses 0.0.0.0 and ::, which are listened on only when asked. */
 bool certo_server_is_wildcard(const char *host);
 

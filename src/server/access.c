@@ -134,3 +134,26 @@ access_list_scope(const struct api_caller *c, int64_t *org_id, int64_t *dept_id,
     *org_id = u->org_id;
     *dept_id = u->role == CERTO_ROLE_ORG_ADMIN ? 0 : u->dept_id;
 }
+
+bool
+access_endpoint(const struct api_caller *c, enum access_action a, const struct certo_managed *e)
+{
+    const struct certo_user *u = who(c);
+
+    if (u->role == CERTO_ROLE_ADMIN)
+        return true;
+    if (a == ACCESS_READ && is_global(u))
+        return true;
+    if (a == ACCESS_WRITE && u->role == CERTO_ROLE_AUDITOR)
+        return false;
+    if (e->org_id == 0 || e->org_id != u->org_id)
+        return false;
+    switch (u->role) {
+    case CERTO_ROLE_ORG_ADMIN:
+        return true;
+    case CERTO_ROLE_DEPT_ADMIN:
+        return e->dept_id == u->dept_id;
+    default:
+        return u->dept_id == 0 || e->dept_id == u->dept_id;
+    }
+}

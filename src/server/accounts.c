@@ -20,6 +20,7 @@
 #include "certo/hex.h"
 #include "certo/mem.h"
 #include "certo/password.h"
+#include "server/sql.h"
 
 #define WHERE "server.accounts"
 
@@ -71,131 +72,6 @@ certo_name_check(const char *name, bool user, const char *what, struct certo_err
     return CERTO_OK;
 }
 
-/* ---- statement helpers ---- */
-
-static certo_rc
-bind_args(struct certo_stmt *st, const char *fmt, va_list ap)
-{
-    certo_rc rc = CERTO_OK;
-
-    for (int i = 1; fmt[i - 1] != '\0' && rc == CERTO_OK; i++) {
-        switch (fmt[i - 1]) {
-        case 't':
-            rc = certo_stmt_bind_text(st, i, va_arg(ap, const char *));
-            break;
-        case 'i':
-            rc = certo_stmt_bind_int(st, i, va_arg(ap, int64_t));
-            break;
-        case 'z': {
-            int64_t v = va_arg(ap, int64_t);
-            rc = v != 0 ? certo_stmt_bind_int(st, i, v) : certo_stmt_bind_null(st, i);
-            break;
-        }
-        default:
-            CERTO_ASSERT(!"bad bind format");
-        }
-    }
-    return rc;
-}
-
-/* Prepares and binds 'sql'; the caller steps and frees *out. */
-static certo_rc
-query(struct certo_stmt **out, struct certo_db *db, struct certo_err *err, const char *sql,
-      const char *fmt, ...)
-{
-    va_list ap;
-    certo_rc rc = certo_db_prepare(db, out, sql, err);
-
-    if (rc != CERTO_OK)
-        return rc;
-    va_start(ap, fmt);
-    rc = bind_args(*out, fmt, ap);
-    va_end(ap);
-    if (rc != CERTO_OK) {
-        certo_stmt_free(*out);
-        *out = NULL;
-        return certo_err_set(err, rc, WHERE, "cannot bind a statement parameter");
-    }
-    return CERTO_OK;
-}
-
-/* Runs a statement that returns no rows, or whose rows do not matter. */
-static certo_rc
-run(struct certo_db *db, struct certo_err *err, const char *sql, const char *fmt, ...)
-{
-    struct certo_stmt *st = NULL;
-    va_list ap;
-    bool row = true;
-    certo_rc rc = certo_db_prepare(db, &st, sql, err);
-
-    if (rc != CERTO_OK)
-        return rc;
-    va_start(ap, fmt);
-    rc = bind_args(st, fmt, ap);
-    va_end(ap);
-    if (rc != CERTO_OK)
-        rc = certo_err_set(err, rc, WHERE, "cannot bind a statement parameter");
-    while (rc == CERTO_OK && row)
-        rc = certo_stmt_step(st, &row, err);
-    certo_stmt_free(st);
-    return rc;
-}
-
-/* The single integer a query returns (COUNT, an id); 'dflt' when there is no row. */
-static certo_rc
-scalar(int64_t *out, int64_t dflt, struct certo_db *db, struct certo_err *err, const char *sql,
-       const char *fmt, ...)
-{
-    struct certo_stmt *st = NULL;
-    va_list ap;
-    bool row = false;
-    certo_rc rc = certo_db_prepare(db, &st, sql, err);
-
-    if (rc != CERTO_OK)
-        return rc;
-    va_start(ap, fmt);
-    rc = bind_args(st, fmt, ap);
-    va_end(ap);
-    if (rc != CERTO_OK)
-        rc = certo_err_set(err, rc, WHERE, "cannot bind a statement parameter");
-    if (rc == CERTO_OK)
-        rc = certo_stmt_step(st, &row, err);
-    if (rc == CERTO_OK)
-        *out = row ? certo_stmt_int(st, 0) : dflt;
-    certo_stmt_free(st);
-    return rc;
-}
-
-static void
-copy_name(char dst[CERTO_NAME_MAX + 1], const char *src)
-{
-    snprintf(dst, CERTO_NAME_MAX + 1, "%s", src != NULL ? src : "");
-}
-
-/* Commits, or rolls back after a failure; returns 'rc' or the commit's error. */
-static certo_rc
-finish_tx(struct certo_db *db, certo_rc rc, struct certo_err *err)
-{
-    if (rc == CERTO_OK)
-        rc = certo_db_commit(db, err);
-    if (rc != CERTO_OK)
-        certo_db_rollback(db);
-    return rc;
-}
-
-/* Clamps a page request and counts the rows; page->n is reset. */
-static certo_rc
-page_begin(struct certo_page *page, int64_t total)
-{
-    if (page->start < 0)
-        page->start = 0;
-    if (page->max <= 0 || page->max > CERTO_LIST_MAX)
-        page->max = CERTO_LIST_MAX;
-    page->total = total;
-    page->n = 0;
-    return CERTO_OK;
-}
-
 /* ---- organizations ---- */
 
 static certo_rc
@@ -214,8 +90,9 @@ certo_org_add(struct certo_db *db, const char *name, int64_t *id, struct certo_e
 
     if (rc != CERTO_OK)
         return rc;
-    rc = scalar(id, 0, db, err, "INSERT INTO orgs (name, created_at) VALUES ($1, $2) RETURNING id",
-                "ti", name, (int64_t)certo_clock_now());
+    rc = sql_scalar(id, 0, db, err,
+                    "INSERT INTO orgs (name, created_at) VALUES ($1, $2) RETURNING id", "ti", name,
+                    (int64_t)certo_clock_now());
     return name_taken(rc, "organization", name, err);
 }
 
@@ -225,8 +102,8 @@ org_row(struct certo_db *db, const char *sql, const char *fmt, int64_t id, const
 {
     struct certo_stmt *st = NULL;
     bool row = false;
-    certo_rc rc =
-        fmt[0] == 'i' ? query(&st, db, err, sql, fmt, id) : query(&st, db, err, sql, fmt, name);
+    certo_rc rc = fmt[0] == 'i' ? sql_query(&st, db, err, sql, fmt, id)
+                                : sql_query(&st, db, err, sql, fmt, name);
 
     if (rc == CERTO_OK)
         rc = certo_stmt_step(st, &row, err);
@@ -234,7 +111,7 @@ org_row(struct certo_db *db, const char *sql, const char *fmt, int64_t id, const
         rc = certo_err_set(err, CERTO_ENOTFOUND, WHERE, "no such organization");
     if (rc == CERTO_OK) {
         out->id = certo_stmt_int(st, 0);
-        copy_name(out->name, certo_stmt_text(st, 1));
+        sql_copy(out->name, sizeof(out->name), certo_stmt_text(st, 1));
         out->created_at = certo_stmt_int(st, 2);
     }
     certo_stmt_free(st);
@@ -267,7 +144,7 @@ certo_org_rename(struct certo_db *db, int64_t id, const char *name, struct certo
 
     if (rc != CERTO_OK)
         return rc;
-    rc = run(db, err, "UPDATE orgs SET name = $1 WHERE id = $2", "ti", name, id);
+    rc = sql_run(db, err, "UPDATE orgs SET name = $1 WHERE id = $2", "ti", name, id);
     if (rc == CERTO_OK && certo_db_changes(db) == 0)
         rc = certo_err_set(err, CERTO_ENOTFOUND, WHERE, "no such organization");
     return name_taken(rc, "organization", name, err);
@@ -281,18 +158,18 @@ certo_org_remove(struct certo_db *db, int64_t id, struct certo_err *err)
 
     if (rc != CERTO_OK)
         return rc;
-    rc = scalar(&n, 0, db, err,
-                "SELECT (SELECT COUNT(*) FROM departments WHERE org_id = $1) +"
-                " (SELECT COUNT(*) FROM users WHERE org_id = $1)",
-                "i", id);
+    rc = sql_scalar(&n, 0, db, err,
+                    "SELECT (SELECT COUNT(*) FROM departments WHERE org_id = $1) +"
+                    " (SELECT COUNT(*) FROM users WHERE org_id = $1)",
+                    "i", id);
     if (rc == CERTO_OK && n > 0)
         rc = certo_err_set(err, CERTO_ECONFLICT, WHERE,
                            "the organization still has departments or users");
     if (rc == CERTO_OK)
-        rc = run(db, err, "DELETE FROM orgs WHERE id = $1", "i", id);
+        rc = sql_run(db, err, "DELETE FROM orgs WHERE id = $1", "i", id);
     if (rc == CERTO_OK && certo_db_changes(db) == 0)
         rc = certo_err_set(err, CERTO_ENOTFOUND, WHERE, "no such organization");
-    return finish_tx(db, rc, err);
+    return sql_finish_tx(db, rc, err);
 }
 
 certo_rc
@@ -302,20 +179,20 @@ certo_org_list(struct certo_db *db, int64_t only, struct certo_page *page, struc
     struct certo_stmt *st = NULL;
     int64_t total = 0;
     bool row = false;
-    certo_rc rc =
-        scalar(&total, 0, db, err, "SELECT COUNT(*) FROM orgs WHERE $1 = 0 OR id = $1", "i", only);
+    certo_rc rc = sql_scalar(&total, 0, db, err,
+                             "SELECT COUNT(*) FROM orgs WHERE $1 = 0 OR id = $1", "i", only);
 
     if (rc != CERTO_OK)
         return rc;
-    page_begin(page, total);
-    rc = query(&st, db, err,
-               "SELECT id, name, created_at FROM orgs WHERE $1 = 0 OR id = $1"
-               " ORDER BY id LIMIT $2 OFFSET $3",
-               "iii", only, page->max, page->start);
+    sql_page_begin(page, total);
+    rc = sql_query(&st, db, err,
+                   "SELECT id, name, created_at FROM orgs WHERE $1 = 0 OR id = $1"
+                   " ORDER BY id LIMIT $2 OFFSET $3",
+                   "iii", only, page->max, page->start);
     while (rc == CERTO_OK && (rc = certo_stmt_step(st, &row, err)) == CERTO_OK && row) {
         struct certo_org *o = &items[page->n++];
         o->id = certo_stmt_int(st, 0);
-        copy_name(o->name, certo_stmt_text(st, 1));
+        sql_copy(o->name, sizeof(o->name), certo_stmt_text(st, 1));
         o->created_at = certo_stmt_int(st, 2);
     }
     certo_stmt_free(st);
@@ -336,10 +213,10 @@ certo_dept_add(struct certo_db *db, int64_t org_id, const char *name, int64_t *i
     rc = certo_org_get(db, org_id, &org, err);
     if (rc != CERTO_OK)
         return rc;
-    rc = scalar(id, 0, db, err,
-                "INSERT INTO departments (org_id, name, created_at) VALUES ($1, $2, $3)"
-                " RETURNING id",
-                "iti", org_id, name, (int64_t)certo_clock_now());
+    rc = sql_scalar(id, 0, db, err,
+                    "INSERT INTO departments (org_id, name, created_at) VALUES ($1, $2, $3)"
+                    " RETURNING id",
+                    "iti", org_id, name, (int64_t)certo_clock_now());
     return name_taken(rc, "department", name, err);
 }
 
@@ -348,7 +225,7 @@ dept_from(struct certo_dept *d, struct certo_stmt *st)
 {
     d->id = certo_stmt_int(st, 0);
     d->org_id = certo_stmt_int(st, 1);
-    copy_name(d->name, certo_stmt_text(st, 2));
+    sql_copy(d->name, sizeof(d->name), certo_stmt_text(st, 2));
     d->created_at = certo_stmt_int(st, 3);
 }
 
@@ -358,8 +235,8 @@ certo_dept_get(struct certo_db *db, int64_t id, struct certo_dept *out, struct c
     struct certo_stmt *st = NULL;
     bool row = false;
     certo_rc rc =
-        query(&st, db, err, "SELECT id, org_id, name, created_at FROM departments WHERE id = $1",
-              "i", id);
+        sql_query(&st, db, err,
+                  "SELECT id, org_id, name, created_at FROM departments WHERE id = $1", "i", id);
 
     if (rc == CERTO_OK)
         rc = certo_stmt_step(st, &row, err);
@@ -377,8 +254,8 @@ certo_dept_find(struct certo_db *db, int64_t org_id, const char *name, struct ce
 {
     int64_t id = 0;
     certo_rc rc =
-        scalar(&id, 0, db, err, "SELECT id FROM departments WHERE org_id = $1 AND name = $2", "it",
-               org_id, name);
+        sql_scalar(&id, 0, db, err, "SELECT id FROM departments WHERE org_id = $1 AND name = $2",
+                   "it", org_id, name);
 
     if (rc == CERTO_OK && id == 0)
         return certo_err_set(err, CERTO_ENOTFOUND, WHERE, "no department named '%s'", name);
@@ -392,7 +269,7 @@ certo_dept_rename(struct certo_db *db, int64_t id, const char *name, struct cert
 
     if (rc != CERTO_OK)
         return rc;
-    rc = run(db, err, "UPDATE departments SET name = $1 WHERE id = $2", "ti", name, id);
+    rc = sql_run(db, err, "UPDATE departments SET name = $1 WHERE id = $2", "ti", name, id);
     if (rc == CERTO_OK && certo_db_changes(db) == 0)
         rc = certo_err_set(err, CERTO_ENOTFOUND, WHERE, "no such department");
     return name_taken(rc, "department", name, err);
@@ -406,14 +283,14 @@ certo_dept_remove(struct certo_db *db, int64_t id, struct certo_err *err)
 
     if (rc != CERTO_OK)
         return rc;
-    rc = scalar(&n, 0, db, err, "SELECT COUNT(*) FROM users WHERE dept_id = $1", "i", id);
+    rc = sql_scalar(&n, 0, db, err, "SELECT COUNT(*) FROM users WHERE dept_id = $1", "i", id);
     if (rc == CERTO_OK && n > 0)
         rc = certo_err_set(err, CERTO_ECONFLICT, WHERE, "the department still has users");
     if (rc == CERTO_OK)
-        rc = run(db, err, "DELETE FROM departments WHERE id = $1", "i", id);
+        rc = sql_run(db, err, "DELETE FROM departments WHERE id = $1", "i", id);
     if (rc == CERTO_OK && certo_db_changes(db) == 0)
         rc = certo_err_set(err, CERTO_ENOTFOUND, WHERE, "no such department");
-    return finish_tx(db, rc, err);
+    return sql_finish_tx(db, rc, err);
 }
 
 certo_rc
@@ -428,15 +305,15 @@ certo_dept_list(struct certo_db *db, int64_t org_id, int64_t dept_id, struct cer
     certo_rc rc;
 
     snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM departments%s", where);
-    rc = scalar(&total, 0, db, err, sql, "ii", org_id, dept_id);
+    rc = sql_scalar(&total, 0, db, err, sql, "ii", org_id, dept_id);
     if (rc != CERTO_OK)
         return rc;
-    page_begin(page, total);
+    sql_page_begin(page, total);
     snprintf(sql, sizeof(sql),
              "SELECT id, org_id, name, created_at FROM departments%s ORDER BY id LIMIT $3"
              " OFFSET $4",
              where);
-    rc = query(&st, db, err, sql, "iiii", org_id, dept_id, page->max, page->start);
+    rc = sql_query(&st, db, err, sql, "iiii", org_id, dept_id, page->max, page->start);
     while (rc == CERTO_OK && (rc = certo_stmt_step(st, &row, err)) == CERTO_OK && row)
         dept_from(&items[page->n++], st);
     certo_stmt_free(st);
@@ -514,12 +391,12 @@ certo_user_add(struct certo_db *db, const char *name, enum certo_role role, int6
         goto out;
     rc = certo_user_scope_check(db, role, org_id, dept_id, err);
     if (rc == CERTO_OK)
-        rc = scalar(id, 0, db, err,
-                    "INSERT INTO users (name, role, org_id, dept_id, pw_hash, created_at)"
-                    " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                    "ttzzti", name, certo_role_name(role), org_id, dept_id, hash,
-                    (int64_t)certo_clock_now());
-    rc = finish_tx(db, name_taken(rc, "user", name, err), err);
+        rc = sql_scalar(id, 0, db, err,
+                        "INSERT INTO users (name, role, org_id, dept_id, pw_hash, created_at)"
+                        " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                        "ttzzti", name, certo_role_name(role), org_id, dept_id, hash,
+                        (int64_t)certo_clock_now());
+    rc = sql_finish_tx(db, name_taken(rc, "user", name, err), err);
 out:
     certo_free(hash);
     return rc;
@@ -533,7 +410,7 @@ user_from(struct certo_user *u, struct certo_stmt *st)
     struct certo_err ignored = {0};
 
     u->id = certo_stmt_int(st, 0);
-    copy_name(u->name, certo_stmt_text(st, 1));
+    sql_copy(u->name, sizeof(u->name), certo_stmt_text(st, 1));
     /* A role this build does not know reads as the weakest one. */
     if (certo_role_parse(&u->role, certo_stmt_text(st, 2), &ignored) != CERTO_OK)
         u->role = CERTO_ROLE_AUDITOR;
@@ -550,8 +427,8 @@ user_row(struct certo_db *db, const char *sql, const char *fmt, int64_t id, cons
 {
     struct certo_stmt *st = NULL;
     bool row = false;
-    certo_rc rc =
-        fmt[0] == 'i' ? query(&st, db, err, sql, fmt, id) : query(&st, db, err, sql, fmt, name);
+    certo_rc rc = fmt[0] == 'i' ? sql_query(&st, db, err, sql, fmt, id)
+                                : sql_query(&st, db, err, sql, fmt, name);
 
     if (rc == CERTO_OK)
         rc = certo_stmt_step(st, &row, err);
@@ -635,9 +512,9 @@ out:
 static certo_rc
 revoke_user_tokens(struct certo_db *db, int64_t id, struct certo_err *err)
 {
-    return run(db, err,
-               "UPDATE tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL", "ii",
-               (int64_t)certo_clock_now(), id);
+    return sql_run(db, err,
+                   "UPDATE tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+                   "ii", (int64_t)certo_clock_now(), id);
 }
 
 certo_rc
@@ -655,12 +532,12 @@ certo_user_set_password(struct certo_db *db, int64_t id, const struct certo_secr
     rc = certo_db_begin(db, true, err);
     if (rc != CERTO_OK)
         goto out;
-    rc = run(db, err, "UPDATE users SET pw_hash = $1 WHERE id = $2", "ti", hash, id);
+    rc = sql_run(db, err, "UPDATE users SET pw_hash = $1 WHERE id = $2", "ti", hash, id);
     if (rc == CERTO_OK && certo_db_changes(db) == 0)
         rc = certo_err_set(err, CERTO_ENOTFOUND, WHERE, "no such user");
     if (rc == CERTO_OK)
         rc = revoke_user_tokens(db, id, err);
-    rc = finish_tx(db, rc, err);
+    rc = sql_finish_tx(db, rc, err);
 out:
     certo_free(hash);
     return rc;
@@ -670,9 +547,9 @@ out:
 static certo_rc
 other_admins(int64_t *n, struct certo_db *db, int64_t id, struct certo_err *err)
 {
-    return scalar(n, 0, db, err,
-                  "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0 AND id <> $1",
-                  "i", id);
+    return sql_scalar(
+        n, 0, db, err,
+        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0 AND id <> $1", "i", id);
 }
 
 certo_rc
@@ -694,14 +571,14 @@ certo_user_update(struct certo_db *db, int64_t id, enum certo_role role, int64_t
         admins == 0)
         rc = certo_err_set(err, CERTO_ECONFLICT, WHERE, "this is the last enabled admin");
     if (rc == CERTO_OK)
-        rc = run(
+        rc = sql_run(
             db, err,
             "UPDATE users SET role = $1, org_id = $2, dept_id = $3, disabled = $4 WHERE id = $5",
             "tzzii", certo_role_name(role), org_id, dept_id, (int64_t)disabled, id);
     if (rc == CERTO_OK &&
         (u.role != role || u.org_id != org_id || u.dept_id != dept_id || u.disabled != disabled))
         rc = revoke_user_tokens(db, id, err);
-    return finish_tx(db, rc, err);
+    return sql_finish_tx(db, rc, err);
 }
 
 certo_rc
@@ -719,10 +596,10 @@ certo_user_remove(struct certo_db *db, int64_t id, struct certo_err *err)
     if (rc == CERTO_OK && admins == 0)
         rc = certo_err_set(err, CERTO_ECONFLICT, WHERE, "this is the last enabled admin");
     if (rc == CERTO_OK)
-        rc = run(db, err, "DELETE FROM tokens WHERE user_id = $1", "i", id);
+        rc = sql_run(db, err, "DELETE FROM tokens WHERE user_id = $1", "i", id);
     if (rc == CERTO_OK)
-        rc = run(db, err, "DELETE FROM users WHERE id = $1", "i", id);
-    return finish_tx(db, rc, err);
+        rc = sql_run(db, err, "DELETE FROM users WHERE id = $1", "i", id);
+    return sql_finish_tx(db, rc, err);
 }
 
 certo_rc
@@ -737,13 +614,13 @@ certo_user_list(struct certo_db *db, int64_t org_id, int64_t dept_id, struct cer
     certo_rc rc;
 
     snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM users%s", where);
-    rc = scalar(&total, 0, db, err, sql, "ii", org_id, dept_id);
+    rc = sql_scalar(&total, 0, db, err, sql, "ii", org_id, dept_id);
     if (rc != CERTO_OK)
         return rc;
-    page_begin(page, total);
+    sql_page_begin(page, total);
     snprintf(sql, sizeof(sql), "SELECT " USER_COLS " FROM users%s ORDER BY id LIMIT $3 OFFSET $4",
              where);
-    rc = query(&st, db, err, sql, "iiii", org_id, dept_id, page->max, page->start);
+    rc = sql_query(&st, db, err, sql, "iiii", org_id, dept_id, page->max, page->start);
     while (rc == CERTO_OK && (rc = certo_stmt_step(st, &row, err)) == CERTO_OK && row)
         user_from(&items[page->n++], st);
     certo_stmt_free(st);
@@ -772,11 +649,12 @@ certo_accounts_bootstrap(struct certo_db *db, const char *dir, bool *created, st
     rc = certo_db_begin(db, true, err);
     if (rc != CERTO_OK)
         goto out;
-    rc = scalar(&n, 0, db, err, "SELECT COUNT(*) FROM users", "");
+    rc = sql_scalar(&n, 0, db, err, "SELECT COUNT(*) FROM users", "");
     if (rc == CERTO_OK && n == 0) {
-        rc = run(db, err,
-                 "INSERT INTO users (name, role, pw_hash, created_at) VALUES ($1, 'admin', $2, $3)",
-                 "tti", CERTO_ADMIN_NAME, hash, (int64_t)certo_clock_now());
+        rc = sql_run(
+            db, err,
+            "INSERT INTO users (name, role, pw_hash, created_at) VALUES ($1, 'admin', $2, $3)",
+            "tti", CERTO_ADMIN_NAME, hash, (int64_t)certo_clock_now());
         /* The file is written before the commit: a failure leaves neither behind. */
         if (rc == CERTO_OK) {
             path = certo_asprintf("%s/%s", dir, CERTO_ADMIN_FILE);
@@ -787,7 +665,7 @@ certo_accounts_bootstrap(struct certo_db *db, const char *dir, bool *created, st
         }
         *created = rc == CERTO_OK;
     }
-    rc = finish_tx(db, rc, err);
+    rc = sql_finish_tx(db, rc, err);
     if (rc != CERTO_OK && *created) {
         (void)unlink(path);
         *created = false;
@@ -834,15 +712,15 @@ certo_token_record(struct certo_db *db, const struct certo_token_rec *rec, time_
     if (rc != CERTO_OK)
         return rc;
     /* Revocation only matters until expiry: older records are dropped here. */
-    rc = run(db, err, "DELETE FROM tokens WHERE expires_at < $1", "i", (int64_t)now - 86400);
+    rc = sql_run(db, err, "DELETE FROM tokens WHERE expires_at < $1", "i", (int64_t)now - 86400);
     if (rc == CERTO_OK)
-        rc = run(db, err,
-                 "INSERT INTO tokens (jti, user_id, kind, issued_at, expires_at, audience, bound)"
-                 " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                 "titiiti", rec->jti, rec->user_id, kind_name(rec->kind), rec->issued_at,
-                 rec->expires_at, rec->audience[0] != '\0' ? rec->audience : NULL,
-                 (int64_t)rec->bound);
-    return finish_tx(db, rc, err);
+        rc = sql_run(
+            db, err,
+            "INSERT INTO tokens (jti, user_id, kind, issued_at, expires_at, audience, bound)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "titiiti", rec->jti, rec->user_id, kind_name(rec->kind), rec->issued_at,
+            rec->expires_at, rec->audience[0] != '\0' ? rec->audience : NULL, (int64_t)rec->bound);
+    return sql_finish_tx(db, rc, err);
 }
 
 #define TOKEN_COLS "jti, user_id, kind, issued_at, expires_at, revoked_at, audience, bound"
@@ -869,7 +747,8 @@ certo_token_get(struct certo_db *db, const char *jti, struct certo_token_rec *ou
 {
     struct certo_stmt *st = NULL;
     bool row = false;
-    certo_rc rc = query(&st, db, err, "SELECT " TOKEN_COLS " FROM tokens WHERE jti = $1", "t", jti);
+    certo_rc rc =
+        sql_query(&st, db, err, "SELECT " TOKEN_COLS " FROM tokens WHERE jti = $1", "t", jti);
 
     if (rc == CERTO_OK)
         rc = certo_stmt_step(st, &row, err);
@@ -906,8 +785,8 @@ certo_rc
 certo_token_revoke(struct certo_db *db, const char *jti, time_t now, struct certo_err *err)
 {
     certo_rc rc =
-        run(db, err, "UPDATE tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE jti = $2", "it",
-            (int64_t)now, jti);
+        sql_run(db, err, "UPDATE tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE jti = $2",
+                "it", (int64_t)now, jti);
 
     if (rc == CERTO_OK && certo_db_changes(db) == 0)
         rc = certo_err_set(err, CERTO_ENOTFOUND, WHERE, "no such token");
@@ -926,14 +805,14 @@ certo_token_list(struct certo_db *db, int64_t user_id, time_t now, struct certo_
     certo_rc rc;
 
     snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM tokens%s", where);
-    rc = scalar(&total, 0, db, err, sql, "ii", user_id, (int64_t)now);
+    rc = sql_scalar(&total, 0, db, err, sql, "ii", user_id, (int64_t)now);
     if (rc != CERTO_OK)
         return rc;
-    page_begin(page, total);
+    sql_page_begin(page, total);
     snprintf(sql, sizeof(sql),
              "SELECT " TOKEN_COLS " FROM tokens%s ORDER BY issued_at, jti LIMIT $3 OFFSET $4",
              where);
-    rc = query(&st, db, err, sql, "iiii", user_id, (int64_t)now, page->max, page->start);
+    rc = sql_query(&st, db, err, sql, "iiii", user_id, (int64_t)now, page->max, page->start);
     while (rc == CERTO_OK && (rc = certo_stmt_step(st, &row, err)) == CERTO_OK && row)
         token_from(&items[page->n++], st);
     certo_stmt_free(st);

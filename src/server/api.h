@@ -17,6 +17,7 @@
 #include <openssl/ssl.h>
 
 #include "certo/accounts.h"
+#include "certo/gateways.h"
 #include "certo/jwt.h"
 #include "certo/server.h"
 
@@ -51,6 +52,8 @@ struct server {
     char x5t[CERTO_JWT_X5T_LEN + 1]; /* of sign_cert */
     char iss[ISS_MAX];      /* "urn:certo:server:<key hash>", also the actor of delegations */
     struct auth_seen *seen; /* owned: signatures already verified (auth.c); NULL: empty */
+    X509 *gateway_ca;       /* owned: the CA of gateway client certificates */
+    char listener_fp[96];   /* SHA-256 of the certificate the listener serves */
     struct event *sig[3];
     struct event *drain_timer;
     int inflight;
@@ -82,8 +85,9 @@ struct api_req {
     struct evkeyvalq query; /* owned */
     char base[BASE_MAX];    /* scheme://host:port for links */
     struct api_caller caller;
-    X509 *peer;   /* the client certificate of this connection, borrowed; may be NULL */
-    json_t *body; /* parsed request body, owned, NULL until api_body() */
+    X509 *peer; /* the client certificate of this connection, borrowed; may be NULL */
+    struct certo_gateway gateway; /* API_GATEWAY routes: the calling gateway */
+    json_t *body;                 /* parsed request body, owned, NULL until api_body() */
     /* The response: set by api_ok / api_fail. */
     int status;
     json_t *out;
@@ -93,6 +97,7 @@ struct api_req {
 enum api_auth {
     API_PUBLIC = 0, /* no caller needed */
     API_AUTH,       /* a caller needed */
+    API_GATEWAY,    /* an enrolled gateway's client certificate needed */
 };
 
 struct api_route {
@@ -185,6 +190,8 @@ bool access_org(const struct api_caller *c, enum access_action a, int64_t org_id
 bool access_dept(const struct api_caller *c, enum access_action a, const struct certo_dept *d);
 bool access_user_read(const struct api_caller *c, const struct certo_user *u);
 bool access_user_manage(const struct api_caller *c, const struct certo_user *u);
+bool access_endpoint(const struct api_caller *c, enum access_action a,
+                     const struct certo_managed *e);
 bool access_user_grant(const struct api_caller *c, enum certo_role role, int64_t org_id,
                        int64_t dept_id);
 /* The scope a listing is narrowed to: 0 = no restriction. *self_only for operators. */
@@ -196,5 +203,6 @@ void access_list_scope(const struct api_caller *c, int64_t *org_id, int64_t *dep
 extern const struct api_route api_routes_system[];   /* routes_system.c */
 extern const struct api_route api_routes_accounts[]; /* routes_accounts.c */
 extern const struct api_route api_routes_auth[];     /* auth.c */
+extern const struct api_route api_routes_gateways[]; /* routes_gateways.c */
 
 #endif

@@ -941,3 +941,50 @@ certo_listener_clear(struct certo_db *db, struct certo_err *err)
     certo_stmt_free(st);
     return rc;
 }
+
+/* ---- the gateway CA: signs the client certificates of enrolled gateways ---- */
+
+#define GATEWAY_CA      "gateway-ca"
+#define GATEWAY_CA_DAYS 3650
+
+certo_rc
+certo_gateway_ca_ensure(struct certo_identity *out, struct certo_db *db, const char *dir,
+                        struct certo_err *err)
+{
+    const struct certo_key_spec spec = {.alg = CERTO_KEY_EC, .bits = 256};
+    const struct certo_sign_opts opts = {.days = GATEWAY_CA_DAYS, .is_ca = true, .path_len = 0};
+    const struct certo_names names = {.subject = "CN=Certo gateway CA,O=Certo"};
+    struct certo_seal_key *kek = NULL;
+    struct certo_identity ca = {0};
+    bool in_tx = false;
+    certo_rc rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = load_kek(&kek, dir, true, err);
+    if (rc == CERTO_OK)
+        rc = certo_db_begin(db, true, err);
+    if (rc != CERTO_OK)
+        goto out;
+    in_tx = true;
+    rc = load_alias(&ca, db, kek, GATEWAY_CA, err);
+    if (rc == CERTO_ENOTFOUND) {
+        rc = certo_key_generate(&ca.key, &spec, err);
+        if (rc == CERTO_OK)
+            rc = certo_cert_selfsign(&ca.cert, ca.key, &names, &opts, err);
+        if (rc == CERTO_OK)
+            rc = store_alias(db, &ca, kek, GATEWAY_CA, err);
+    }
+    if (rc == CERTO_OK)
+        rc = certo_db_commit(db, err);
+    if (rc != CERTO_OK)
+        goto out;
+    in_tx = false;
+    *out = ca;
+    memset(&ca, 0, sizeof(ca));
+out:
+    if (in_tx)
+        certo_db_rollback(db);
+    certo_identity_dispose(&ca);
+    certo_seal_key_free(kek);
+    return rc;
+}

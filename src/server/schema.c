@@ -3,7 +3,8 @@
  * The server's database: where it lives (DATA/server.db, or the --db url) and its
  * schema, one migration per step. The SQL is written once for every backend (see
  * include/certo/store.h): TEXT, INTEGER and BLOB columns, $n parameters.
- * Numbering: 1-2 identity, 3 trust store, 4 users, organizations and tokens.
+ * Numbering: 1-2 identity, 3 trust store, 4 users, organizations and tokens, 5 gateways
+ * and their endpoints.
  */
 #include "certo/file.h"
 #include "certo/mem.h"
@@ -46,6 +47,38 @@
     " bound INTEGER NOT NULL DEFAULT 0);"                                                          \
     "CREATE INDEX tokens_user ON tokens (user_id, expires_at);"
 
+/*
+ * Migration 5: gateways (enrolled by a one-time token, then known by the SHA-256 of their
+ * client certificate) and the endpoints they sync, delegated to an organization and
+ * department.
+ */
+#define GATEWAYS_SQL                                                                               \
+    "CREATE TABLE gateways ("                                                                      \
+    " id INTEGER PRIMARY KEY,"                                                                     \
+    " name TEXT NOT NULL UNIQUE,"                                                                  \
+    " cert_fp TEXT UNIQUE,"                                                                        \
+    " created_at INTEGER NOT NULL,"                                                                \
+    " enrolled_at INTEGER,"                                                                        \
+    " last_seen INTEGER,"                                                                          \
+    " revoked_at INTEGER);"                                                                        \
+    "CREATE TABLE enroll_tokens ("                                                                 \
+    " token_hash TEXT PRIMARY KEY,"                                                                \
+    " gateway_id INTEGER NOT NULL REFERENCES gateways(id),"                                        \
+    " expires_at INTEGER NOT NULL,"                                                                \
+    " used_at INTEGER);"                                                                           \
+    "CREATE TABLE endpoints ("                                                                     \
+    " id INTEGER PRIMARY KEY,"                                                                     \
+    " gateway_id INTEGER NOT NULL REFERENCES gateways(id),"                                        \
+    " name TEXT NOT NULL,"                                                                         \
+    " type TEXT NOT NULL,"                                                                         \
+    " transport TEXT NOT NULL,"                                                                    \
+    " summary TEXT NOT NULL,"                                                                      \
+    " org_id INTEGER REFERENCES orgs(id),"                                                         \
+    " dept_id INTEGER REFERENCES departments(id),"                                                 \
+    " synced_at INTEGER NOT NULL,"                                                                 \
+    " removed_at INTEGER,"                                                                         \
+    " UNIQUE (gateway_id, name));"
+
 static const struct certo_migration migrations[] = {
     {1, "keystore",
      "CREATE TABLE keystore ("
@@ -77,6 +110,7 @@ static const struct certo_migration migrations[] = {
      " added_at INTEGER NOT NULL,"
      " CHECK ((purpose = 'token-issuer') = (token_issuer IS NOT NULL)));"},
     {4, "accounts", ACCOUNTS_SQL},
+    {5, "gateways", GATEWAYS_SQL},
 };
 
 certo_rc

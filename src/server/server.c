@@ -31,6 +31,7 @@
 
 #include "certo/accounts.h"
 #include "certo/cert.h"
+#include "certo/clock.h"
 #include "certo/mem.h"
 #include "certo/server.h"
 #include "server/api.h"
@@ -275,6 +276,7 @@ load_ctx(struct server *s, char fp[96], struct certo_err *err)
     SSL_CTX_free(s->ctx);
     s->ctx = ctx;
     ctx = NULL;
+    memcpy(s->listener_fp, fp, sizeof(s->listener_fp));
 out:
     SSL_CTX_free(ctx);
     certo_identity_dispose(&own);
@@ -290,6 +292,20 @@ server_reload(struct server *s, struct certo_err *err)
 
     if (rc == CERTO_OK)
         log_line("info", "certificate_reloaded", "fingerprint=%s", fp);
+    return rc;
+}
+
+static certo_rc
+load_gateway_ca(struct server *s, struct certo_err *err)
+{
+    struct certo_identity ca = {0};
+    certo_rc rc = certo_gateway_ca_ensure(&ca, s->db, s->dir, err);
+
+    if (rc == CERTO_OK) {
+        s->gateway_ca = ca.cert;
+        ca.cert = NULL;
+    }
+    certo_identity_dispose(&ca);
     return rc;
 }
 
@@ -366,7 +382,22 @@ static const struct api_route *const route_tables[] = {
     api_routes_system,
     api_routes_auth,
     api_routes_accounts,
+    api_routes_gateways,
 };
+
+/* API_GATEWAY routes: the caller is the enrolled gateway whose certificate it presents. */
+static bool
+gateway_authenticate(struct api_req *r)
+{
+    struct certo_err err = {0};
+
+    if (certo_gateway_by_cert(r->s->db, r->s->gateway_ca, r->peer, &r->gateway, certo_clock_now(),
+                              &err) != CERTO_OK) {
+        api_fail(r, 401, "unauthorized", NULL, "%s", err.msg);
+        return false;
+    }
+    return true;
+}
 
 static const char *
 allow_list(unsigned methods)
@@ -491,7 +522,9 @@ handle(struct evhttp_request *req, void *arg)
                  CERTO_SERVER_BODY_MAX);
     else if (q != NULL && evhttp_parse_query_str(q, &r.query) != 0)
         api_fail(&r, 400, "malformed", NULL, "the query string does not parse");
-    else if ((rt = find_route(&r)) != NULL && (rt->auth == API_PUBLIC || auth_authenticate(&r)))
+    else if ((rt = find_route(&r)) != NULL &&
+             (rt->auth == API_PUBLIC || (rt->auth == API_AUTH && auth_authenticate(&r)) ||
+              (rt->auth == API_GATEWAY && gateway_authenticate(&r))))
         rt->fn(&r);
     if (r.out == NULL)
         api_fail(&r, 500, "internal", NULL, "internal error");
@@ -564,6 +597,9 @@ start(struct server *s, char fp[96], bool *admin_created, struct certo_err *err)
     if (rc != CERTO_OK)
         return rc;
     rc = certo_accounts_bootstrap(s->db, s->dir, admin_created, err);
+    if (rc != CERTO_OK)
+        return rc;
+    rc = load_gateway_ca(s, err);
     if (rc != CERTO_OK)
         return rc;
     s->base = event_base_new();
@@ -650,6 +686,7 @@ out:
         event_base_free(s.base);
     SSL_CTX_free(s.ctx);
     auth_dispose(&s);
+    certo_cert_free(s.gateway_ca);
     certo_db_close(s.db);
     return rc;
 }

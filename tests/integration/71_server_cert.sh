@@ -129,7 +129,7 @@ cmp -s "$T/want" "$T/got" && ok || fail "served after SIGHUP: $(cat "$T/got")"
 expect_ok "show" "$C" server-cert show --data "$D"
 expect_grep "show chain" "^chain: +CN=Certo Test Intermediate CA \(SHA-256 $int\)$" "$T/out"
 expect_grep "show signers" '^previous identities kept as package signers: 0$' "$T/out"
-[ "$(sqlite3 "$D/server.db" "SELECT kind FROM keystore")" = ca-signed ] && ok || fail "kind"
+[ "$(sqlite3 "$D/server.db" "SELECT kind FROM keystore WHERE alias = 'identity'")" = ca-signed ] && ok || fail "kind"
 # a restart serves the chain too
 stop_server; start_server "$D"
 served > "$T/got"
