@@ -173,6 +173,7 @@ struct certo_server_opts {
     bool auth_password;   /* with auth_external: also built-in password logins */
     bool auth_external;   /* accept tokens of issuers in the trust store (SSO) */
     int token_ttl;        /* seconds a principal token lives by default; 0: 900 */
+    int job_lease;        /* seconds a job lease lasts without a heartbeat; 0: 120 */
 };
 
 /**

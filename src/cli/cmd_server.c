@@ -32,6 +32,9 @@ static const struct cli_opt server_opts[] = {
      "logins accepted: password (default), external (tokens of an issuer in the trust store), "
      "or both"},
     {"token-ttl", 0, CLI_VALUE, "SECONDS", "life of a principal token (default 900, 60-28800)"},
+    {"job-lease", 0, CLI_VALUE, "SECONDS",
+     "how long a gateway holds a job without a heartbeat before it is queued again (default "
+     "120, 5-3600)"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -56,13 +59,16 @@ run_server(const struct cli_cmd *cmd, struct cli_args *a)
     opts.auth_password = auth == NULL || strcmp(auth, "external") != 0;
     rc = cli_int(&opts.token_ttl, a, "token-ttl", 900, 60, 28800, &err);
     if (rc == CERTO_OK)
+        rc = cli_int(&opts.job_lease, a, "job-lease", 120, 5, 3600, &err);
+    if (rc == CERTO_OK)
         rc = certo_server_run(&opts, &err);
     certo_free(dir);
     return rc == CERTO_OK ? 0 : cli_fail(cmd, rc, &err);
 }
 
 const struct cli_cmd cli_server_cmds[] = {
-    {"server", "[--listen ADDR:PORT] [--data DIR] [--db URL] [--auth MODE] [--token-ttl S]",
+    {"server",
+     "[--listen ADDR:PORT] [--data DIR] [--db URL] [--auth MODE] [--token-ttl S] [--job-lease S]",
      "run the orchestrator server (HTTPS)", server_opts, 0, 0, run_server, NULL},
     {NULL, NULL, NULL, NULL, 0, 0, NULL, NULL},
 };

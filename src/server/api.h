@@ -46,14 +46,17 @@ struct server {
     char base_url[BASE_MAX];
     unsigned auth_modes; /* enum auth_mode bits */
     int token_ttl;       /* seconds a principal token lives by default */
+    int job_lease;       /* seconds a gateway's lease on a job lasts without a heartbeat */
     /* The identity that signs tokens; replaced together with ctx on reload. */
     EVP_PKEY *sign_key;
     X509 *sign_cert;
     char x5t[CERTO_JWT_X5T_LEN + 1]; /* of sign_cert */
-    char iss[ISS_MAX];      /* "urn:certo:server:<key hash>", also the actor of delegations */
-    struct auth_seen *seen; /* owned: signatures already verified (auth.c); NULL: empty */
-    X509 *gateway_ca;       /* owned: the CA of gateway client certificates */
-    char listener_fp[96];   /* SHA-256 of the certificate the listener serves */
+    char iss[ISS_MAX];          /* "urn:certo:server:<key hash>", also the actor of delegations */
+    struct auth_seen *seen;     /* owned: signatures already verified (auth.c); NULL: empty */
+    X509 *gateway_ca;           /* owned: the CA of gateway client certificates */
+    char listener_fp[96];       /* SHA-256 of the certificate the listener serves */
+    struct job_waiter *waiters; /* owned: parked GET /gateway/jobs/next (routes_jobs.c) */
+    struct event *wait_timer;   /* owned: polls for the waiters' jobs; NULL until needed */
     struct event *sig[3];
     struct event *drain_timer;
     int inflight;
@@ -87,6 +90,7 @@ struct api_req {
     struct api_caller caller;
     X509 *peer; /* the client certificate of this connection, borrowed; may be NULL */
     struct certo_gateway gateway; /* API_GATEWAY routes: the calling gateway */
+    bool parked;                  /* a long poll: answered later, not by handle() */
     json_t *body;                 /* parsed request body, owned, NULL until api_body() */
     /* The response: set by api_ok / api_fail. */
     int status;
@@ -161,6 +165,8 @@ char *api_href(struct api_req *r, const char *fmt, ...) CERTO_PRINTF(2, 3);
 
 /* Reloads the identity into the listener (new connections) and the token signer. */
 certo_rc server_reload(struct server *s, struct certo_err *err);
+/* Sends a parked request's answer (r->out consumed) and logs it. */
+void server_reply_late(struct server *s, struct api_req *r);
 /* Every route table, for the OpenAPI description. */
 const struct api_route *const *server_route_tables(size_t *n);
 
@@ -198,11 +204,21 @@ bool access_user_grant(const struct api_caller *c, enum certo_role role, int64_t
 void access_list_scope(const struct api_caller *c, int64_t *org_id, int64_t *dept_id,
                        bool *self_only);
 
+/* ---- long polls of gateways (routes_jobs.c) ---- */
+
+/* Drops the parked requests of a connection that closed (no answer can go out). */
+void jobs_conn_closed(struct server *s, struct evhttp_connection *conn);
+/* Answers every parked request with 204 (shutting down). */
+void jobs_flush_waiters(struct server *s);
+/* Frees the waiters and the timer. */
+void jobs_dispose(struct server *s);
+
 /* ---- route tables (one per file) ---- */
 
 extern const struct api_route api_routes_system[];   /* routes_system.c */
 extern const struct api_route api_routes_accounts[]; /* routes_accounts.c */
 extern const struct api_route api_routes_auth[];     /* auth.c */
 extern const struct api_route api_routes_gateways[]; /* routes_gateways.c */
+extern const struct api_route api_routes_jobs[];     /* routes_jobs.c */
 
 #endif

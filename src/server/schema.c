@@ -4,7 +4,7 @@
  * schema, one migration per step. The SQL is written once for every backend (see
  * include/certo/store.h): TEXT, INTEGER and BLOB columns, $n parameters.
  * Numbering: 1-2 identity, 3 trust store, 4 users, organizations and tokens, 5 gateways
- * and their endpoints.
+ * and their endpoints, 6 jobs.
  */
 #include "certo/file.h"
 #include "certo/mem.h"
@@ -79,6 +79,39 @@
     " removed_at INTEGER,"                                                                         \
     " UNIQUE (gateway_id, name));"
 
+/*
+ * Migration 6: the job queue between the server and its gateways, and each job's history.
+ * org_id / dept_id are the endpoint's delegation when the job was queued: the scope in
+ * which the job is seen.
+ */
+#define JOBS_SQL                                                                                   \
+    "CREATE TABLE jobs ("                                                                          \
+    " id INTEGER PRIMARY KEY,"                                                                     \
+    " gateway_id INTEGER NOT NULL REFERENCES gateways(id),"                                        \
+    " endpoint_id INTEGER REFERENCES endpoints(id),"                                               \
+    " kind TEXT NOT NULL,"                                                                         \
+    " params TEXT NOT NULL,"                                                                       \
+    " state TEXT NOT NULL,"                                                                        \
+    " attempt INTEGER NOT NULL DEFAULT 0,"                                                         \
+    " lease_until INTEGER,"                                                                        \
+    " created_by INTEGER REFERENCES users(id),"                                                    \
+    " created_at INTEGER NOT NULL,"                                                                \
+    " updated_at INTEGER NOT NULL,"                                                                \
+    " finished_at INTEGER,"                                                                        \
+    " message TEXT,"                                                                               \
+    " result TEXT,"                                                                                \
+    " org_id INTEGER,"                                                                             \
+    " dept_id INTEGER);"                                                                           \
+    "CREATE INDEX jobs_queue ON jobs (gateway_id, state, id);"                                     \
+    "CREATE TABLE job_events ("                                                                    \
+    " id INTEGER PRIMARY KEY,"                                                                     \
+    " job_id INTEGER NOT NULL REFERENCES jobs(id),"                                                \
+    " at INTEGER NOT NULL,"                                                                        \
+    " state TEXT NOT NULL,"                                                                        \
+    " message TEXT,"                                                                               \
+    " log TEXT);"                                                                                  \
+    "CREATE INDEX job_events_job ON job_events (job_id, id);"
+
 static const struct certo_migration migrations[] = {
     {1, "keystore",
      "CREATE TABLE keystore ("
@@ -111,6 +144,7 @@ static const struct certo_migration migrations[] = {
      " CHECK ((purpose = 'token-issuer') = (token_issuer IS NOT NULL)));"},
     {4, "accounts", ACCOUNTS_SQL},
     {5, "gateways", GATEWAYS_SQL},
+    {6, "jobs", JOBS_SQL},
 };
 
 certo_rc

@@ -32,6 +32,7 @@
 #include "certo/accounts.h"
 #include "certo/cert.h"
 #include "certo/clock.h"
+#include "certo/jobs.h"
 #include "certo/mem.h"
 #include "certo/server.h"
 #include "server/api.h"
@@ -379,10 +380,7 @@ base_url(char out[BASE_MAX], struct server *s, struct evhttp_request *req)
 }
 
 static const struct api_route *const route_tables[] = {
-    api_routes_system,
-    api_routes_auth,
-    api_routes_accounts,
-    api_routes_gateways,
+    api_routes_system, api_routes_auth, api_routes_accounts, api_routes_gateways, api_routes_jobs,
 };
 
 /* API_GATEWAY routes: the caller is the enrolled gateway whose certificate it presents. */
@@ -476,8 +474,20 @@ static void
 conn_closed(struct evhttp_connection *conn, void *arg)
 {
     struct server *s = arg;
-    (void)conn;
+
+    jobs_conn_closed(s, conn); /* a long poll whose gateway went away */
     s->inflight--;
+}
+
+void
+server_reply_late(struct server *s, struct api_req *r)
+{
+    char lp[PATH_LOG];
+
+    send_reply(s, r);
+    log_path(lp, r->path);
+    log_line("info", "request", "method=GET path=\"%s\" status=%d gateway=%lld", lp, r->status,
+             (long long)r->gateway.id);
 }
 
 static void
@@ -526,13 +536,21 @@ handle(struct evhttp_request *req, void *arg)
              (rt->auth == API_PUBLIC || (rt->auth == API_AUTH && auth_authenticate(&r)) ||
               (rt->auth == API_GATEWAY && gateway_authenticate(&r))))
         rt->fn(&r);
-    if (r.out == NULL)
-        api_fail(&r, 500, "internal", NULL, "internal error");
-    send_reply(s, &r);
-    log_path(lp, r.path);
-    log_line("info", "request", "method=%s path=\"%s\" status=%d user=%s duration_ms=%.3f",
-             method_name(r.method), lp, r.status, r.caller.authenticated ? r.caller.user.name : "-",
-             (double)(mono_us() - t0) / 1000.0);
+    if (r.parked) {
+        /* A long poll: routes_jobs.c owns the request now and answers it later. */
+        log_path(lp, r.path);
+        log_line("info", "request", "method=%s path=\"%s\" status=waiting gateway=%lld",
+                 method_name(r.method), lp, (long long)r.gateway.id);
+    } else {
+        if (r.out == NULL)
+            api_fail(&r, 500, "internal", NULL, "internal error");
+        send_reply(s, &r);
+        log_path(lp, r.path);
+        log_line("info", "request", "method=%s path=\"%s\" status=%d user=%s duration_ms=%.3f",
+                 method_name(r.method), lp, r.status,
+                 r.caller.authenticated ? r.caller.user.name : "-",
+                 (double)(mono_us() - t0) / 1000.0);
+    }
     for (size_t i = 0; i < r.n_params; i++)
         certo_free(r.params[i]);
     evhttp_clear_headers(&r.query);
@@ -573,6 +591,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
     log_line("info", "shutting_down", "signal=%s inflight=%d", sig == SIGTERM ? "TERM" : "INT",
              s->inflight);
     s->draining = true;
+    jobs_flush_waiters(s);
     evhttp_del_accept_socket(s->http, s->bound);
     s->bound = NULL;
     s->drain_deadline = mono_us() + (int64_t)DRAIN_MS * 1000;
@@ -648,6 +667,7 @@ certo_server_run(const struct certo_server_opts *opts, struct certo_err *err)
     s.auth_modes = opts->auth_external ? AUTH_EXTERNAL | (opts->auth_password ? AUTH_PASSWORD : 0)
                                        : AUTH_PASSWORD;
     s.token_ttl = opts->token_ttl > 0 ? opts->token_ttl : TTL_DEFAULT;
+    s.job_lease = opts->job_lease > 0 ? opts->job_lease : CERTO_JOB_LEASE_S;
     rc = parse_listen(&s, listen, err);
     if (rc != CERTO_OK)
         goto out;
@@ -686,6 +706,7 @@ out:
         event_base_free(s.base);
     SSL_CTX_free(s.ctx);
     auth_dispose(&s);
+    jobs_dispose(&s);
     certo_cert_free(s.gateway_ca);
     certo_db_close(s.db);
     return rc;
