@@ -38,6 +38,15 @@
 CERTO_MUST_CHECK certo_rc certo_server_db_open(struct certo_db **out, const char *dir,
                                                const char *url, struct certo_err *err);
 
+struct certo_seal_key;
+/**
+ * The key that seals secrets in the server's database: 'dir'/secret.key (made when
+ * missing and 'create'), or $CERTO_SECRET_KEY. Free with certo_seal_key_free.
+ * @return CERTO_OK; CERTO_ENOTFOUND (none and not 'create').
+ */
+CERTO_MUST_CHECK certo_rc certo_server_kek(struct certo_seal_key **out, const char *dir,
+                                           bool create, struct certo_err *err);
+
 /**
  * Loads the server identity's certificate (no key, no secret key needed).
  * @return CERTO_OK with *out owned by the caller; CERTO_ENOTFOUND (no identity yet).

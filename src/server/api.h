@@ -210,15 +210,18 @@ void access_list_scope(const struct api_caller *c, int64_t *org_id, int64_t *dep
 void jobs_conn_closed(struct server *s, struct evhttp_connection *conn);
 /* Answers every parked request with 204 (shutting down). */
 void jobs_flush_waiters(struct server *s);
+/* Offers queued jobs to the waiting gateways now (a job was just queued). */
+void jobs_poke(struct server *s);
 /* Frees the waiters and the timer. */
 void jobs_dispose(struct server *s);
 
 /* ---- route tables (one per file) ---- */
 
-extern const struct api_route api_routes_system[];   /* routes_system.c */
-extern const struct api_route api_routes_accounts[]; /* routes_accounts.c */
-extern const struct api_route api_routes_auth[];     /* auth.c */
-extern const struct api_route api_routes_gateways[]; /* routes_gateways.c */
-extern const struct api_route api_routes_jobs[];     /* routes_jobs.c */
+extern const struct api_route api_routes_system[];    /* routes_system.c */
+extern const struct api_route api_routes_accounts[];  /* routes_accounts.c */
+extern const struct api_route api_routes_auth[];      /* auth.c */
+extern const struct api_route api_routes_gateways[];  /* routes_gateways.c */
+extern const struct api_route api_routes_jobs[];      /* routes_jobs.c */
+extern const struct api_route api_routes_inventory[]; /* routes_inventory.c */
 
 #endif

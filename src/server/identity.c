@@ -184,6 +184,12 @@ load_kek(struct certo_seal_key **out, const char *dir, bool create, struct certo
 }
 
 certo_rc
+certo_server_kek(struct certo_seal_key **out, const char *dir, bool create, struct certo_err *err)
+{
+    return load_kek(out, dir, create, err);
+}
+
+certo_rc
 certo_identity_load_cert(X509 **out, struct certo_db *db, struct certo_err *err)
 {
     struct certo_identity id = {0};

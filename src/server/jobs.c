@@ -21,7 +21,7 @@ static const char *const state_names[] = {
     [CERTO_JOB_FAILED] = "failed",
 };
 
-static const char *const kinds[] = {"sync", "discover", "restart"};
+static const char *const kinds[] = {"sync", "discover", "restart", "install"};
 
 const char *
 certo_job_state_name(enum certo_job_state s)
@@ -83,7 +83,7 @@ certo_job_add(struct certo_db *db, int64_t gateway_id, int64_t endpoint_id, cons
     for (size_t i = 0; i < CERTO_ARRAY_LEN(kinds); i++)
         known = known || strcmp(kind, kinds[i]) == 0;
     if (!known)
-        return certo_err_set(err, CERTO_EINVAL, WHERE, "kind: sync, discover or restart");
+        return certo_err_set(err, CERTO_EINVAL, WHERE, "kind: sync, discover, restart or install");
     if (params != NULL && strlen(params) > CERTO_JOB_PARAMS_MAX)
         return certo_err_set(err, CERTO_ETOOBIG, WHERE, "params: at most %d bytes",
                              CERTO_JOB_PARAMS_MAX);

@@ -12,7 +12,9 @@
 
 #include <event2/event.h>
 
+#include "certo/buf.h"
 #include "certo/clock.h"
+#include "certo/inventory.h"
 #include "certo/jobs.h"
 #include "certo/mem.h"
 #include "server/api.h"
@@ -45,6 +47,31 @@ parse_json(const char *text)
     return v != NULL ? v : json_null();
 }
 
+/*
+ * An install job carries the certificate and its key to the gateway that leased it: they
+ * are added here, at hand-over, and never stored with the job. A certificate removed
+ * from the inventory meanwhile leaves them out; the gateway then fails the job.
+ */
+static void
+add_material(struct server *s, json_t *params)
+{
+    struct certo_err ignored = {0};
+    struct certo_buf cert, key;
+    json_t *id = json_object_get(params, "certificateId");
+
+    if (!json_is_integer(id))
+        return;
+    certo_buf_init(&cert, 1024 * 1024);
+    certo_buf_init(&key, 64 * 1024);
+    if (certo_inv_material(s->db, s->dir, json_integer_value(id), &cert, &key, &ignored) ==
+        CERTO_OK) {
+        json_object_set_new(params, "certificate", json_stringn((const char *)cert.data, cert.len));
+        json_object_set_new(params, "key", json_stringn((const char *)key.data, key.len));
+    }
+    certo_buf_dispose(&cert);
+    certo_buf_dispose(&key); /* wiped */
+}
+
 /* What a gateway gets: the job and the name of its endpoint. */
 static json_t *
 gateway_job_doc(struct server *s, const struct certo_job *j)
@@ -59,6 +86,8 @@ gateway_job_doc(struct server *s, const struct certo_job *j)
         json_object_set_new(doc, "endpoint", json_string(e.name));
     else
         json_object_set_new(doc, "endpoint", json_null());
+    if (strcmp(j->kind, "install") == 0)
+        add_material(s, json_object_get(doc, "params"));
     return doc;
 }
 
@@ -298,6 +327,12 @@ gateway_event(struct api_req *r)
 
 /* ---- users ---- */
 
+void
+jobs_poke(struct server *s)
+{
+    waiters_try(s);
+}
+
 static void
 reply_queued(struct api_req *r, int64_t id)
 {
@@ -484,6 +519,18 @@ endpoint_nodes(struct api_req *r)
     }
     res = parse_json(j.result);
     nodes = json_object_get(res, "nodes");
+    /* The SSL column: the order number of a certificate of the inventory, else External. */
+    for (size_t i = 0; json_is_array(nodes) && i < json_array_size(nodes); i++) {
+        json_t *node = json_array_get(nodes, i);
+        const char *fp = json_string_value(json_object_get(node, "fingerprint"));
+        int64_t order = 0;
+        if (fp != NULL && certo_inv_find(r->s->db, fp, &order, &err) == CERTO_OK && order != 0)
+            json_object_set_new(node, "certificateId", json_integer(order));
+        if (json_is_object(node))
+            json_object_set_new(node, "ssl",
+                                order != 0 ? json_sprintf("%lld", (long long)order)
+                                           : json_string("External"));
+    }
     api_ok(r, 200,
            json_pack("{s:O,s:I,s:I}", "nodes", json_is_array(nodes) ? nodes : json_array(), "jobId",
                      (json_int_t)j.id, "discoveredAt", (json_int_t)j.finished_at));

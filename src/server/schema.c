@@ -4,7 +4,7 @@
  * schema, one migration per step. The SQL is written once for every backend (see
  * include/certo/store.h): TEXT, INTEGER and BLOB columns, $n parameters.
  * Numbering: 1-2 identity, 3 trust store, 4 users, organizations and tokens, 5 gateways
- * and their endpoints, 6 jobs.
+ * and their endpoints, 6 jobs, 7 the certificate inventory.
  */
 #include "certo/file.h"
 #include "certo/mem.h"
@@ -112,6 +112,25 @@
     " log TEXT);"                                                                                  \
     "CREATE INDEX job_events_job ON job_events (job_id, id);"
 
+/*
+ * Migration 7: the certificate inventory. The id is the order number (seed 004's SSL
+ * column); the key is sealed with the server's secret key.
+ */
+#define CERTIFICATES_SQL                                                                           \
+    "CREATE TABLE certificates ("                                                                  \
+    " id INTEGER PRIMARY KEY,"                                                                     \
+    " name TEXT NOT NULL,"                                                                         \
+    " subject TEXT NOT NULL,"                                                                      \
+    " issuer TEXT NOT NULL,"                                                                       \
+    " not_after INTEGER NOT NULL,"                                                                 \
+    " fingerprint TEXT NOT NULL UNIQUE,"                                                           \
+    " chain_pem TEXT NOT NULL,"                                                                    \
+    " key_sealed BLOB NOT NULL,"                                                                   \
+    " org_id INTEGER REFERENCES orgs(id),"                                                         \
+    " dept_id INTEGER REFERENCES departments(id),"                                                 \
+    " created_by INTEGER REFERENCES users(id),"                                                    \
+    " created_at INTEGER NOT NULL);"
+
 static const struct certo_migration migrations[] = {
     {1, "keystore",
      "CREATE TABLE keystore ("
@@ -145,6 +164,7 @@ static const struct certo_migration migrations[] = {
     {4, "accounts", ACCOUNTS_SQL},
     {5, "gateways", GATEWAYS_SQL},
     {6, "jobs", JOBS_SQL},
+    {7, "certificates", CERTIFICATES_SQL},
 };
 
 certo_rc

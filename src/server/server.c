@@ -380,7 +380,8 @@ base_url(char out[BASE_MAX], struct server *s, struct evhttp_request *req)
 }
 
 static const struct api_route *const route_tables[] = {
-    api_routes_system, api_routes_auth, api_routes_accounts, api_routes_gateways, api_routes_jobs,
+    api_routes_system,   api_routes_auth, api_routes_accounts,
+    api_routes_gateways, api_routes_jobs, api_routes_inventory,
 };
 
 /* API_GATEWAY routes: the caller is the enrolled gateway whose certificate it presents. */

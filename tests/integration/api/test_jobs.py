@@ -154,6 +154,63 @@ ok(st == 409 and "revoked" in d["error"]["message"], f"a revoked gateway's endpo
 st, d, _ = req(s, "GET", "/gateway/jobs/next?wait=0", cert=c2)
 ok(st == 401, "a revoked gateway polls no more")
 
+# ---- the certificate inventory and install jobs ----
+ck, cc = os.path.join(TMP, "site.key"), os.path.join(TMP, "site.crt")
+openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", ck, "-out", cc, "-subj", "/CN=www.one.test", "-days", "30")
+key_pem, cert_pem = open(ck).read(), open(cc).read()
+fp = ":".join(f"{b:02X}" for b in __import__("hashlib").sha256(
+    __import__("ssl").PEM_cert_to_DER_cert(cert_pem)).digest())
+st, d, _ = req(s, "POST", "/certificates/", token=aud1,
+               body={"certificate": cert_pem, "key": key_pem, "orgId": O1})
+ok(st == 403, f"an auditor cannot add certificates: {st}")
+st, d, _ = req(s, "POST", "/certificates/", token=op1,
+               body={"certificate": cert_pem, "key": open(os.path.join(TMP, "gw-one.key")).read(),
+                     "orgId": O1})
+ok(st == 400 and is_error(d, "invalid", "certificate"), f"a key of another certificate: {d}")
+st, d, _ = req(s, "POST", "/certificates/", token=op1,
+               body={"certificate": cert_pem, "key": key_pem, "orgId": O1})
+ok(st == 201 and d["name"] == "www.one.test" and d["fingerprint"] == fp and "key" not in d,
+   f"added to the inventory: {st} {d}")
+order = d["id"]
+st, d, _ = req(s, "POST", "/certificates/", token=op1,
+               body={"certificate": cert_pem, "key": key_pem, "orgId": O1})
+ok(st == 409 and str(order) in d["error"]["message"], f"the same certificate twice: {d}")
+ok(req(s, "GET", f"/certificates/{order}", token=op2)[0] == 404, "another org cannot see it")
+ok(req(s, "GET", "/certificates/", token=aud1)[1]["total"] == 1, "the auditor lists it")
+st, d, _ = req(s, "POST", f"/endpoints/{ids['web1']}/install", token=op2,
+               body={"certificateId": order})
+ok(st == 404, "another org cannot install on the endpoint")
+st, d, _ = req(s, "POST", f"/endpoints/{ids['web1']}/install", token=op1,
+               body={"certificateId": 999})
+ok(st == 404 and is_error(d, "not_found", "certificateId"), f"unknown certificate: {d}")
+st, d, _ = req(s, "POST", f"/endpoints/{ids['web1']}/install", token=op1,
+               body={"certificateId": order})
+ok(st == 202, f"install queued: {st} {d}")
+ijob = d["jobId"]
+st, d, _ = req(s, "GET", "/gateway/jobs/next?wait=0", cert=c1)
+ok(st == 200 and d["id"] == ijob and d["kind"] == "install" and
+   d["params"]["certificateId"] == order and d["params"]["certificate"].strip() ==
+   cert_pem.strip() and "PRIVATE KEY" in d["params"]["key"], "the gateway gets cert and key")
+st, d, _ = req(s, "GET", f"/jobs/{ijob}", token=op1)
+ok(st == 200 and "key" not in str(d).lower().replace("monkey", ""), "users never see the key")
+key_body = "".join(key_pem.strip().splitlines()[1:-1])[:40]
+for name, blob in s.db_bytes().items():
+    ok(key_body.encode() not in blob and b"PRIVATE KEY" not in blob,
+       f"the key is not in clear in {name}")
+req(s, "POST", f"/gateway/jobs/{ijob}/events", cert=c1,
+    body={"state": "succeeded", "message": "installed, served"})
+st, d, _ = req(s, "POST", f"/endpoints/{ids['web1']}/discover", token=op1)
+djob = d["jobId"]
+req(s, "GET", "/gateway/jobs/next?wait=0", cert=c1)
+req(s, "POST", f"/gateway/jobs/{djob}/events", cert=c1,
+    body={"state": "succeeded", "result": {"nodes": [dict(nodes[0], fingerprint=fp),
+                                                     dict(nodes[0], port=9443,
+                                                          fingerprint="AB:" * 31 + "AB")]}})
+st, d, _ = req(s, "GET", f"/endpoints/{ids['web1']}/nodes", token=op1)
+ok(st == 200 and [n["ssl"] for n in d["nodes"]] == [str(order), "External"] and
+   d["nodes"][0]["certificateId"] == order, f"SSL column: {d}")
+
 # ---- shutdown answers the waiting polls ----
 waiting = []
 t = threading.Thread(target=lambda: waiting.append(
