@@ -97,15 +97,19 @@ def certo(*args, env=None, input=None):
 class Server:
     """One `certo server` in its own data directory."""
 
-    def __init__(self, name, *extra):
-        self.dir = os.path.join(TMP, name)
+    def __init__(self, name, *extra, share=None):
+        """'share': another Server whose data directory and database this one uses too
+        (several server processes on one database)."""
+        self.dir = share.dir if share else os.path.join(TMP, name)
         self.port = free_port()
         self.url = f"https://127.0.0.1:{self.port}/vco/api"
         self.extra = list(extra)
         self.proc = None
+        self.started = share is not None  # a second process: not a first start
         # On PostgreSQL (CERTO_TEST_PG_URL_FILE, set by the CTest fixture "pg"), each server
         # gets a database of its own; its url reaches certo through $CERTO_DB, never argv.
-        self.db_url = pg_new_db(name) if PG_ADMIN else None
+        self.db_url = share.db_url if share else pg_new_db(name) if PG_ADMIN else None
+        self.name = name
         self.start()
         cred = open(os.path.join(self.dir, "initial-admin.txt")).read()
         self.admin_pw = cred.split("password: ")[1].strip()
@@ -114,7 +118,7 @@ class Server:
         os.makedirs(self.dir, exist_ok=True)
         first = self.proc is None and not getattr(self, "started", False)
         self.started = True
-        self.err_path = os.path.join(TMP, os.path.basename(self.dir) + ".log")
+        self.err_path = os.path.join(TMP, self.name + ".log")
         self.err = open(self.err_path, "a")
         self.proc = subprocess.Popen(
             [CERTO, "server", "--listen", f"127.0.0.1:{self.port}", "--data", self.dir,
