@@ -20,6 +20,7 @@
 #ifndef CERTO_CLIENT_H
 #define CERTO_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -45,6 +46,19 @@ struct certo_session_opts {
      * (PEM; NULL: the key is in client_cert). A login then gets a token bound to it. */
     const char *client_cert;
     const char *client_key;
+    /* Or the client certificate (and its chain) as PEM text, and its unencrypted key as
+     * PEM in a secret: both are copied into the session and handed to libcurl from
+     * memory, so no clear key file is ever needed (a gateway's enrolled key). Not with
+     * client_cert. */
+    const char *client_cert_pem;
+    const struct certo_secret *client_key_pem;
+    /* No token at all: the calls are public (a gateway's enrollment) or authenticated by
+     * the client certificate alone (a gateway's own calls). Not with token or user. */
+    bool no_credential;
+    /* Optional: asked about once a second while a call waits; true abandons the call,
+     * which then returns CERTO_EAGAIN with nothing recorded in err (a daemon's stop). */
+    bool (*stop)(void *arg);
+    void *stop_arg;
     /* How the server is verified, at most one of: a PEM file of CA or pinned server
      * certificates (the only ones trusted), or the SHA-256 fingerprint of the server's
      * certificate (64 hex digits, colons optional). Neither: the system store. The host
@@ -92,6 +106,13 @@ const struct certo_secret *certo_session_token_get0(const struct certo_session *
 
 /** Seconds the token of a login lives, as the server said; 0 for a given token. */
 int certo_session_token_ttl(const struct certo_session *s);
+
+/**
+ * The SHA-256 fingerprint ("AB:CD:...") of the certificate the server showed in the last
+ * handshake that passed verification, "" before one (borrowed). With a CA file this is
+ * what a client pins for later sessions.
+ */
+const char *certo_session_server_fp_get0(const struct certo_session *s);
 
 /** The base URL of the API, "https://host:port/vco/api" (borrowed). */
 const char *certo_session_url_get0(const struct certo_session *s);

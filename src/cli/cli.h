@@ -234,5 +234,6 @@ extern const struct cli_cmd cli_discover_cmds[];
 extern const struct cli_cmd cli_trust_cmds[];
 extern const struct cli_cmd cli_user_cmds[], cli_org_cmds[];
 extern const struct cli_cmd cli_login_cmds[], cli_logout_cmds[];
+extern const struct cli_cmd cli_gateway_cmds[];
 
 #endif

@@ -26,6 +26,8 @@ static const struct group groups[] = {
      cli_tls_cmds},
     {"discover", "network scans of TLS services: scan, list, show, remove", cli_discover_cmds},
     {"store", "credential stores for endpoint credentials: add, list, remove", cli_store_cmds},
+    {"gateway", "this gateway with its server: enroll, status, sync, run (the job daemon)",
+     cli_gateway_cmds},
     {"server", "the orchestrator server (HTTPS REST API at /vco/api)", cli_server_cmds},
     {"server-cert",
      "the server's identity: show, csr, import, export-db, import-db, rotate, reload",

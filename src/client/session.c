@@ -45,7 +45,14 @@ struct certo_session {
     size_t response_max;        /* bytes of one answer */
     char pin[96];               /* the pinned SHA-256, empty when none */
     char seen[96];              /* the SHA-256 the server showed when the pin failed */
+    char server_fp[96];         /* the SHA-256 of the last verified server certificate */
     bool pin_failed;
+    char *cert_pem; /* owned: the client certificate given as PEM text */
+    size_t cert_pem_len;
+    char *key_pem; /* owned, secure heap, wiped: its key; libcurl reads it here */
+    size_t key_pem_len;
+    bool (*stop)(void *arg);
+    void *stop_arg;
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -281,9 +288,13 @@ certo_client__error_from_body(int status, const void *body, size_t len, struct c
 
 /* ---- TLS ---- */
 
-/* Replaces the chain check when a pin is given: the leaf's SHA-256 must be the pin. */
+/*
+ * The server's certificate check. With a pin it replaces the chain check: the leaf's
+ * SHA-256 must be the pin. Without one, OpenSSL's own chain check decides. Either way
+ * the fingerprint of a certificate that passed is remembered (certo_session_server_fp_get0).
+ */
 static int
-pin_verify(X509_STORE_CTX *x, void *arg)
+server_verify(X509_STORE_CTX *x, void *arg)
 {
     struct certo_session *s = arg;
     X509 *leaf = X509_STORE_CTX_get0_cert(x);
@@ -294,7 +305,14 @@ pin_verify(X509_STORE_CTX *x, void *arg)
         X509_STORE_CTX_set_error(x, X509_V_ERR_UNSPECIFIED);
         return 0;
     }
+    if (s->pin[0] == '\0') {
+        int ok = X509_verify_cert(x);
+        if (ok == 1)
+            memcpy(s->server_fp, fp, sizeof(s->server_fp));
+        return ok == 1 ? 1 : 0;
+    }
     if (strlen(fp) == strlen(s->pin) && CRYPTO_memcmp(fp, s->pin, strlen(fp)) == 0) {
+        memcpy(s->server_fp, fp, sizeof(s->server_fp));
         X509_STORE_CTX_set_error(x, X509_V_OK);
         return 1;
     }
@@ -308,8 +326,21 @@ static CURLcode
 on_ssl_ctx(CURL *curl, void *ssl_ctx, void *arg)
 {
     (void)curl;
-    SSL_CTX_set_cert_verify_callback(ssl_ctx, pin_verify, arg);
+    SSL_CTX_set_cert_verify_callback(ssl_ctx, server_verify, arg);
     return CURLE_OK;
+}
+
+/* libcurl's progress hook: abandons the call when the owner asks to stop. */
+static int
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    struct certo_session *s = arg;
+
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return s->stop != NULL && s->stop(s->stop_arg) ? 1 : 0;
 }
 
 /* ---- transport ---- */
@@ -326,6 +357,8 @@ curl_error(struct certo_session *s, CURLcode cc, const struct resp *r, struct ce
                              "nothing was sent",
                              s->base, s->seen, s->pin);
     switch (cc) {
+    case CURLE_ABORTED_BY_CALLBACK:
+        return CERTO_EAGAIN; /* the owner stopped the call: not a failure, not recorded */
     case CURLE_WRITE_ERROR:
         if (r->toobig)
             return certo_err_set(err, CERTO_ETOOBIG, WHERE,
@@ -579,13 +612,21 @@ certo_session_open(struct certo_session **out, const struct certo_session_opts *
     rc = certo_client__url_parse(&s->base, opts->url, err);
     if (rc != CERTO_OK)
         goto out;
-    if ((opts->token != NULL) == (opts->user != NULL || opts->password != NULL)) {
+    if (opts->no_credential &&
+        (opts->token != NULL || opts->user != NULL || opts->password != NULL)) {
+        rc = certo_err_set(err, CERTO_EINVAL, WHERE,
+                           "a session without credentials takes no token, user or password");
+        goto out;
+    }
+    if (!opts->no_credential &&
+        (opts->token != NULL) == (opts->user != NULL || opts->password != NULL)) {
         rc = certo_err_set(err, CERTO_EINVAL, WHERE,
                            "give one credential: a token, or a user name and a password");
         goto out;
     }
-    if (opts->token == NULL && (opts->user == NULL || opts->user[0] == '\0' ||
-                                opts->password == NULL || certo_secret_len(opts->password) == 0)) {
+    if (!opts->no_credential && opts->token == NULL &&
+        (opts->user == NULL || opts->user[0] == '\0' || opts->password == NULL ||
+         certo_secret_len(opts->password) == 0)) {
         rc = certo_err_set(err, CERTO_EINVAL, WHERE,
                            opts->password == NULL || certo_secret_len(opts->password) == 0
                                ? "password: missing or empty"
@@ -621,6 +662,14 @@ certo_session_open(struct certo_session **out, const struct certo_session_opts *
         rc = certo_err_set(err, CERTO_EINVAL, WHERE, "a client key needs its client certificate");
         goto out;
     }
+    if ((opts->client_cert_pem != NULL || opts->client_key_pem != NULL) &&
+        (opts->client_cert != NULL || opts->client_cert_pem == NULL ||
+         opts->client_key_pem == NULL)) {
+        rc = certo_err_set(err, CERTO_EINVAL, WHERE,
+                           "a client certificate in memory needs its key in memory, and no "
+                           "certificate file");
+        goto out;
+    }
     rc = check_file(opts->ca_file, "CA file", err);
     if (rc == CERTO_OK)
         rc = check_file(opts->client_cert, "client certificate", err);
@@ -636,6 +685,19 @@ certo_session_open(struct certo_session **out, const struct certo_session_opts *
             goto out;
         }
     }
+    if (opts->client_cert_pem != NULL) {
+        s->cert_pem_len = strlen(opts->client_cert_pem);
+        s->cert_pem = certo_strdup(opts->client_cert_pem);
+        s->key_pem_len = certo_secret_len(opts->client_key_pem);
+        s->key_pem = OPENSSL_secure_malloc(s->key_pem_len + 1);
+        if (s->key_pem == NULL) {
+            rc = certo_err_set(err, CERTO_ENOMEM, WHERE, "out of memory");
+            goto out;
+        }
+        memcpy(s->key_pem, certo_secret_get0(opts->client_key_pem), s->key_pem_len + 1);
+    }
+    s->stop = opts->stop;
+    s->stop_arg = opts->stop_arg;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         rc = certo_err_set(err, CERTO_ENOMEM, WHERE, "libcurl does not start");
         goto out;
@@ -669,9 +731,23 @@ certo_session_open(struct certo_session **out, const struct certo_session_opts *
         curl_easy_setopt(s->curl, CURLOPT_CAINFO, opts->ca_file);
         curl_easy_setopt(s->curl, CURLOPT_CAPATH, NULL);
     }
-    if (s->pin[0] != '\0') {
-        curl_easy_setopt(s->curl, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
-        curl_easy_setopt(s->curl, CURLOPT_SSL_CTX_DATA, s);
+    curl_easy_setopt(s->curl, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+    curl_easy_setopt(s->curl, CURLOPT_SSL_CTX_DATA, s);
+    if (s->stop != NULL) {
+        curl_easy_setopt(s->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(s->curl, CURLOPT_XFERINFODATA, s);
+        curl_easy_setopt(s->curl, CURLOPT_NOPROGRESS, 0L);
+    }
+    if (s->cert_pem != NULL) {
+        /* From memory, without a copy: the session keeps both until libcurl is done. */
+        struct curl_blob cert = {
+            .data = s->cert_pem, .len = s->cert_pem_len, .flags = CURL_BLOB_NOCOPY};
+        struct curl_blob key = {
+            .data = s->key_pem, .len = s->key_pem_len, .flags = CURL_BLOB_NOCOPY};
+        curl_easy_setopt(s->curl, CURLOPT_SSLCERT_BLOB, &cert);
+        curl_easy_setopt(s->curl, CURLOPT_SSLCERTTYPE, "PEM");
+        curl_easy_setopt(s->curl, CURLOPT_SSLKEY_BLOB, &key);
+        curl_easy_setopt(s->curl, CURLOPT_SSLKEYTYPE, "PEM");
     }
     if (opts->client_cert != NULL) {
         curl_easy_setopt(s->curl, CURLOPT_SSLCERT, opts->client_cert);
@@ -680,7 +756,7 @@ certo_session_open(struct certo_session **out, const struct certo_session_opts *
                          opts->client_key != NULL ? opts->client_key : opts->client_cert);
         curl_easy_setopt(s->curl, CURLOPT_SSLKEYTYPE, "PEM");
     }
-    if (opts->token == NULL) {
+    if (opts->token == NULL && !opts->no_credential) {
         rc = login(s, opts, err);
         if (rc != CERTO_OK)
             goto out;
@@ -774,6 +850,12 @@ certo_session_token_ttl(const struct certo_session *s)
 }
 
 const char *
+certo_session_server_fp_get0(const struct certo_session *s)
+{
+    return s->server_fp;
+}
+
+const char *
 certo_session_url_get0(const struct certo_session *s)
 {
     return s->base;
@@ -790,6 +872,9 @@ certo_session_close(struct certo_session *s)
     }
     certo_secret_free(s->token);
     certo_free(s->base);
+    certo_free(s->cert_pem);
+    if (s->key_pem != NULL)
+        OPENSSL_secure_clear_free(s->key_pem, s->key_pem_len + 1);
     OPENSSL_cleanse(s, sizeof(*s));
     certo_free(s);
 }

@@ -363,10 +363,8 @@ certo_gateway_sync(struct certo_db *db, int64_t gateway_id, const struct certo_m
             rc = sql_run(db, err,
                          "INSERT INTO endpoints (gateway_id, name, type, transport, summary,"
                          " synced_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                         "ittti"
-                         "i",
-                         gateway_id, eps[i].name, eps[i].type, eps[i].transport, eps[i].summary,
-                         (int64_t)now);
+                         "itttti", gateway_id, eps[i].name, eps[i].type, eps[i].transport,
+                         eps[i].summary, (int64_t)now);
             (*added)++;
         }
     }

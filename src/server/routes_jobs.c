@@ -7,9 +7,13 @@
  * come from another server process on the same database) until a job or the wait's end;
  * a job queued by this process is offered at once.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/socket.h>
+
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "certo/buf.h"
@@ -145,6 +149,26 @@ waiter_remove(struct server *s, struct job_waiter *w)
         event_del(s->wait_timer);
 }
 
+/*
+ * True when a parked request's client is gone. evhttp does not read a connection while
+ * its request waits for an answer, so a gateway that hung up is not noticed by itself;
+ * offering it a job would lease the job to nobody until the lease ran out. A client
+ * waiting for its answer sends nothing, so anything readable — end of file, or a TLS
+ * close_notify — means it left.
+ */
+static bool
+waiter_gone(const struct job_waiter *w)
+{
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(w->conn);
+    evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+    char c;
+
+    if (fd < 0)
+        return true;
+    return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 ||
+           (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 /* Offers each waiting gateway its next job; answers 204 to those whose wait is over. */
 static void
 waiters_try(struct server *s)
@@ -158,6 +182,11 @@ waiters_try(struct server *s)
         certo_rc rc;
 
         next = w->next;
+        if (waiter_gone(w)) {
+            /* Freeing the connection runs its close callback, which drops 'w'. */
+            evhttp_connection_free(w->conn);
+            continue;
+        }
         rc = certo_job_claim(s->db, w->gateway.id, certo_clock_now(), s->job_lease, &j, &err);
         if (rc == CERTO_OK) {
             waiter_answer(s, w, 200, gateway_job_doc(s, &j));
