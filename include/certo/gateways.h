@@ -25,7 +25,8 @@
 #define CERTO_ENROLL_TOKEN_LEN  64   /* hex characters */
 #define CERTO_ENROLL_TTL        3600 /* seconds an enrollment token is good for */
 #define CERTO_GATEWAY_CERT_DAYS 365
-#define CERTO_SYNC_MAX          10000 /* endpoints in one sync */
+#define CERTO_SYNC_MAX          10000   /* endpoints in one sync */
+#define CERTO_LOCAL_GATEWAY     "local" /* the gateway embedded in `certo server` */
 
 struct certo_gateway {
     int64_t id;
@@ -81,6 +82,12 @@ CERTO_MUST_CHECK certo_rc certo_gateway_enroll(struct certo_db *db, const char *
 CERTO_MUST_CHECK certo_rc certo_gateway_by_cert(struct certo_db *db, X509 *ca, X509 *peer,
                                                 struct certo_gateway *out, time_t now,
                                                 struct certo_err *err);
+/**
+ * The embedded local gateway's id, its row made when missing (enrolled, no certificate:
+ * it cannot be called as over the network).
+ */
+CERTO_MUST_CHECK certo_rc certo_gateway_local(struct certo_db *db, time_t now, int64_t *id,
+                                              struct certo_err *err);
 /** @return CERTO_OK; CERTO_ENOTFOUND. */
 CERTO_MUST_CHECK certo_rc certo_gateway_get(struct certo_db *db, int64_t id,
                                             struct certo_gateway *out, struct certo_err *err);

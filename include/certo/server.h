@@ -174,15 +174,37 @@ CERTO_MUST_CHECK certo_rc certo_gateway_ca_ensure(struct certo_identity *out, st
 /** True for the wildcard addresses 0.0.0.0 and ::, which are listened on only when asked. */
 bool certo_server_is_wildcard(const char *host);
 
+/*
+ * The embedded local gateway (issue 8): `certo server` runs the jobs of a gateway named
+ * "local" itself, on a worker thread, so a single machine needs no enrollment. The server
+ * layer does not know how jobs run on a gateway; the face that starts the server gives
+ * a runner (the gateway agent's job runner) through certo_server_opts.
+ */
+struct certo_local_outcome {
+    bool succeeded;
+    char message[256]; /* one line */
+    char *log;         /* owned (certo_malloc), may be NULL */
+    char *result;      /* owned JSON text, may be NULL; for "sync": {"endpoints": [...]} */
+};
+
+/**
+ * Runs one job of the local gateway: 'job' is the JSON text a gateway's jobs/next gives
+ * ({"id", "kind", "endpoint", "params", ...}). Called on the worker thread only; 'out' is
+ * zeroed before the call.
+ */
+typedef void (*certo_local_runner)(void *ctx, const char *job, struct certo_local_outcome *out);
+
 /** What `certo server` runs with. Strings borrowed. */
 struct certo_server_opts {
-    const char *listen;   /* "ADDR:PORT" or "[V6ADDR]:PORT"; NULL: the default */
-    const char *data_dir; /* the data directory (already resolved) */
-    const char *db_url;   /* the database; NULL: DATA/server.db */
-    bool auth_password;   /* with auth_external: also built-in password logins */
-    bool auth_external;   /* accept tokens of issuers in the trust store (SSO) */
-    int token_ttl;        /* seconds a principal token lives by default; 0: 900 */
-    int job_lease;        /* seconds a job lease lasts without a heartbeat; 0: 120 */
+    const char *listen;              /* "ADDR:PORT" or "[V6ADDR]:PORT"; NULL: the default */
+    const char *data_dir;            /* the data directory (already resolved) */
+    const char *db_url;              /* the database; NULL: DATA/server.db */
+    bool auth_password;              /* with auth_external: also built-in password logins */
+    bool auth_external;              /* accept tokens of issuers in the trust store (SSO) */
+    int token_ttl;                   /* seconds a principal token lives by default; 0: 900 */
+    int job_lease;                   /* seconds a job lease lasts without a heartbeat; 0: 120 */
+    certo_local_runner local_runner; /* NULL: no embedded local gateway */
+    void *local_ctx;                 /* passed to local_runner */
 };
 
 /**

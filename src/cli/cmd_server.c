@@ -16,11 +16,72 @@
 #include <openssl/x509.h>
 
 #include "certo/client.h"
+#include <jansson.h>
+
+#include "certo/agent.h"
 #include "certo/file.h"
+#include "certo/registry.h"
 #include "certo/server.h"
 #include "cli/cli.h"
 
 /* ---- server ---- */
+
+/*
+ * The embedded local gateway's runner: the gateway agent's job runner on the registry of
+ * the server's data directory (opened on the worker thread at the first job).
+ */
+struct local_ctx {
+    const char *dir;
+    struct certo_registry *reg;
+};
+
+static char *
+dump_json(const json_t *v)
+{
+    size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT);
+    char *text = certo_malloc(n + 1);
+
+    json_dumpb(v, text, n, JSON_COMPACT);
+    text[n] = '\0';
+    return text;
+}
+
+static void
+run_local_job(void *arg, const char *text, struct certo_local_outcome *out)
+{
+    struct local_ctx *c = arg;
+    struct certo_agent_outcome o;
+    struct certo_err err = {0};
+    json_t *job = json_loads(text, 0, NULL), *eps = NULL;
+    const char *kind = json_string_value(json_object_get(job, "kind"));
+
+    memset(&o, 0, sizeof(o));
+    if (c->reg == NULL && certo_registry_open(&c->reg, c->dir, &err) != CERTO_OK) {
+        snprintf(out->message, sizeof(out->message), "cannot open the gateway registry: %.180s",
+                 err.msg);
+        goto out;
+    }
+    if (kind != NULL && strcmp(kind, "sync") == 0) {
+        if (certo_agent_endpoints(&eps, c->reg, &err) != CERTO_OK) {
+            snprintf(out->message, sizeof(out->message), "%.250s", err.msg);
+            goto out;
+        }
+        out->result = dump_json(eps);
+        out->succeeded = true;
+        goto out;
+    }
+    certo_agent_job_run(&o, c->reg, NULL, job);
+    out->succeeded = o.succeeded;
+    snprintf(out->message, sizeof(out->message), "%s", o.message);
+    if (o.log.len > 0)
+        out->log = certo_strndup((const char *)o.log.data, o.log.len);
+    if (o.result != NULL)
+        out->result = dump_json(o.result);
+    certo_agent_outcome_dispose(&o);
+out:
+    json_decref(eps);
+    json_decref(job); /* an install job's key: jansson's memory is wiped when freed */
+}
 
 static const struct cli_opt server_opts[] = {
     {"listen", 'l', CLI_VALUE, "ADDR:PORT",
@@ -32,6 +93,8 @@ static const struct cli_opt server_opts[] = {
      "logins accepted: password (default), external (tokens of an issuer in the trust store), "
      "or both"},
     {"token-ttl", 0, CLI_VALUE, "SECONDS", "life of a principal token (default 900, 60-28800)"},
+    {"no-local-gateway", 0, CLI_FLAG, NULL,
+     "do not run the embedded gateway (jobs for endpoints on this host's registry)"},
     {"job-lease", 0, CLI_VALUE, "SECONDS",
      "how long a gateway holds a job without a heartbeat before it is queued again (default "
      "120, 5-3600)"},
@@ -43,6 +106,7 @@ run_server(const struct cli_cmd *cmd, struct cli_args *a)
 {
     struct certo_err err = {0};
     struct certo_server_opts opts = {0};
+    struct local_ctx local = {0};
     const char *auth = cli_get(a, "auth");
     char *dir = certo_registry_default_dir(cli_get(a, "data"));
     certo_rc rc = CERTO_EINTERNAL;
@@ -60,8 +124,14 @@ run_server(const struct cli_cmd *cmd, struct cli_args *a)
     rc = cli_int(&opts.token_ttl, a, "token-ttl", 900, 60, 28800, &err);
     if (rc == CERTO_OK)
         rc = cli_int(&opts.job_lease, a, "job-lease", 120, 5, 3600, &err);
+    local.dir = dir;
+    if (!cli_has(a, "no-local-gateway")) {
+        opts.local_runner = run_local_job;
+        opts.local_ctx = &local;
+    }
     if (rc == CERTO_OK)
         rc = certo_server_run(&opts, &err);
+    certo_registry_close(local.reg);
     certo_free(dir);
     return rc == CERTO_OK ? 0 : cli_fail(cmd, rc, &err);
 }

@@ -18,6 +18,7 @@
 
 #include "certo/accounts.h"
 #include "certo/gateways.h"
+#include "certo/jobs.h"
 #include "certo/jwt.h"
 #include "certo/server.h"
 
@@ -57,6 +58,7 @@ struct server {
     char listener_fp[96];       /* SHA-256 of the certificate the listener serves */
     struct job_waiter *waiters; /* owned: parked GET /gateway/jobs/next (routes_jobs.c) */
     struct event *wait_timer;   /* owned: polls for the waiters' jobs; NULL until needed */
+    struct local_gw *local;     /* owned: the embedded local gateway; NULL without one */
     struct event *sig[3];
     struct event *drain_timer;
     int inflight;
@@ -212,8 +214,23 @@ void jobs_conn_closed(struct server *s, struct evhttp_connection *conn);
 void jobs_flush_waiters(struct server *s);
 /* Offers queued jobs to the waiting gateways now (a job was just queued). */
 void jobs_poke(struct server *s);
+/*
+ * The JSON a gateway gets for a leased job: the job, its endpoint's name, and for an
+ * install the certificate and key (unsealed here). Owned by the caller.
+ */
+json_t *jobs_gateway_doc(struct certo_db *db, const char *dir, int lease,
+                         const struct certo_job *j);
 /* Frees the waiters and the timer. */
 void jobs_dispose(struct server *s);
+
+/* ---- the embedded local gateway (local.c) ---- */
+
+/* Starts the worker thread when opts->local_runner is set; creates the "local" gateway. */
+certo_rc local_start(struct server *s, const struct certo_server_opts *opts, struct certo_err *err);
+/* Wakes the worker: a job may be waiting. */
+void local_poke(struct server *s);
+/* Stops the worker after the job in hand and joins it. */
+void local_stop(struct server *s);
 
 /* ---- route tables (one per file) ---- */
 

@@ -462,3 +462,21 @@ certo_managed_delegate(struct certo_db *db, int64_t id, int64_t org_id, int64_t 
         rc = certo_err_set(err, CERTO_ENOTFOUND, WHERE, "no such endpoint");
     return sql_finish_tx(db, rc, err);
 }
+
+certo_rc
+certo_gateway_local(struct certo_db *db, time_t now, int64_t *id, struct certo_err *err)
+{
+    certo_rc rc = certo_db_begin(db, true, err);
+
+    if (rc != CERTO_OK)
+        return rc;
+    rc = sql_scalar(id, 0, db, err, "SELECT id FROM gateways WHERE name = $1", "t",
+                    CERTO_LOCAL_GATEWAY);
+    /* Enrolled from the start, and with no certificate: nobody can call as it. */
+    if (rc == CERTO_OK && *id == 0)
+        rc = sql_scalar(id, 0, db, err,
+                        "INSERT INTO gateways (name, created_at, enrolled_at) VALUES ($1, $2, $2)"
+                        " RETURNING id",
+                        "ti", CERTO_LOCAL_GATEWAY, (int64_t)now);
+    return sql_finish_tx(db, rc, err);
+}

@@ -57,7 +57,7 @@ parse_json(const char *text)
  * from the inventory meanwhile leaves them out; the gateway then fails the job.
  */
 static void
-add_material(struct server *s, json_t *params)
+add_material(struct certo_db *db, const char *dir, json_t *params)
 {
     struct certo_err ignored = {0};
     struct certo_buf cert, key;
@@ -67,8 +67,7 @@ add_material(struct server *s, json_t *params)
         return;
     certo_buf_init(&cert, 1024 * 1024);
     certo_buf_init(&key, 64 * 1024);
-    if (certo_inv_material(s->db, s->dir, json_integer_value(id), &cert, &key, &ignored) ==
-        CERTO_OK) {
+    if (certo_inv_material(db, dir, json_integer_value(id), &cert, &key, &ignored) == CERTO_OK) {
         json_object_set_new(params, "certificate", json_stringn((const char *)cert.data, cert.len));
         json_object_set_new(params, "key", json_stringn((const char *)key.data, key.len));
     }
@@ -76,23 +75,28 @@ add_material(struct server *s, json_t *params)
     certo_buf_dispose(&key); /* wiped */
 }
 
-/* What a gateway gets: the job and the name of its endpoint. */
-static json_t *
-gateway_job_doc(struct server *s, const struct certo_job *j)
+json_t *
+jobs_gateway_doc(struct certo_db *db, const char *dir, int lease, const struct certo_job *j)
 {
     struct certo_managed e;
     struct certo_err ignored = {0};
-    json_t *doc = json_pack("{s:I,s:s,s:o,s:I,s:i}", "id", (json_int_t)j->id, "kind", j->kind,
-                            "params", parse_json(j->params), "attempt", (json_int_t)j->attempt,
-                            "leaseSeconds", s->job_lease);
+    json_t *doc =
+        json_pack("{s:I,s:s,s:o,s:I,s:i}", "id", (json_int_t)j->id, "kind", j->kind, "params",
+                  parse_json(j->params), "attempt", (json_int_t)j->attempt, "leaseSeconds", lease);
 
-    if (j->endpoint_id != 0 && certo_managed_get(s->db, j->endpoint_id, &e, &ignored) == CERTO_OK)
+    if (j->endpoint_id != 0 && certo_managed_get(db, j->endpoint_id, &e, &ignored) == CERTO_OK)
         json_object_set_new(doc, "endpoint", json_string(e.name));
     else
         json_object_set_new(doc, "endpoint", json_null());
     if (strcmp(j->kind, "install") == 0)
-        add_material(s, json_object_get(doc, "params"));
+        add_material(db, dir, json_object_get(doc, "params"));
     return doc;
+}
+
+static json_t *
+gateway_job_doc(struct server *s, const struct certo_job *j)
+{
+    return jobs_gateway_doc(s->db, s->dir, s->job_lease, j);
 }
 
 static json_t *
@@ -360,6 +364,7 @@ void
 jobs_poke(struct server *s)
 {
     waiters_try(s);
+    local_poke(s);
 }
 
 static void
@@ -370,7 +375,7 @@ reply_queued(struct api_req *r, int64_t id)
     api_ok(r, 202,
            json_pack("{s:I,s:s,s:s}", "jobId", (json_int_t)id, "href", href, "state", "queued"));
     certo_free(href);
-    waiters_try(r->s); /* a gateway waiting here gets it now */
+    jobs_poke(r->s); /* a gateway waiting here gets it now */
 }
 
 /* POST /endpoints/{id}/discover and /endpoints/{id}/restart. */

@@ -677,6 +677,8 @@ certo_server_run(const struct certo_server_opts *opts, struct certo_err *err)
              v6 ? "]" : "", s.port);
     signal(SIGPIPE, SIG_IGN);
     rc = start(&s, fp, &admin_created, err);
+    if (rc == CERTO_OK)
+        rc = local_start(&s, opts, err);
     if (rc != CERTO_OK)
         goto out;
     if (certo_server_is_wildcard(s.host))
@@ -695,6 +697,7 @@ certo_server_run(const struct certo_server_opts *opts, struct certo_err *err)
     log_line("info", "stopped", NULL);
     rc = CERTO_OK;
 out:
+    local_stop(&s); /* after the job in hand */
     if (s.http != NULL)
         evhttp_free(s.http);
     for (size_t i = 0; i < CERTO_ARRAY_LEN(s.sig); i++) {

@@ -136,9 +136,12 @@ ok(d["orgId"] == O1 and d["deptId"] == D1, "delegation kept across syncs")
 st, d, _ = req(s, "GET", f"/endpoints/{ids['tc1']}", token=admin)
 ok("removedAt" in d, "a missing endpoint is marked removed")
 st, d, _ = req(s, "GET", "/gateways/", token=admin)
-attrs = {a["name"]: a["value"] for a in d["link"][0]["attributes"]}
-ok(d["total"] == 1 and attrs["state"] == "enrolled" and attrs["endpoints"] == 2 and
-   attrs["lastSeen"] > 0, f"gateway list: {d}")
+listed = {a["name"]: a for a in ({x["name"]: x["value"] for x in l["attributes"]}
+                                 for l in d["link"])}
+attrs = listed.get("dc1-gw", {})
+ok(d["total"] == 2 and sorted(listed) == ["dc1-gw", "local"] and attrs["state"] == "enrolled" and
+   attrs["endpoints"] == 2 and attrs["lastSeen"] > 0 and "certificateFingerprint" not in
+   listed["local"], f"gateway list (with the server's embedded one): {d}")
 
 # ---- revocation ----
 st, _, _ = req(s, "DELETE", f"/gateways/{gw1}", token=oa1)
