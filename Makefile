@@ -76,6 +76,7 @@ bench: build
 	bench/install/run.sh $(BUILD)/bin/certo
 	bench/discover/run.sh $(BUILD)/bin/certo
 	bench/api/run.sh $(BUILD)/bin/certo
+	bench/jobs/run.sh $(BUILD)/bin/certo
 
 fixtures:
 	scripts/gen-fixtures.sh
