@@ -224,6 +224,53 @@ int cli_remote_fail(const struct cli_cmd *cmd, certo_rc rc, const struct certo_e
 /** RFC 3339 "2025-01-02T03:04:05Z" as the text listings print it ("... UTC"). */
 void cli_time_text(char out[32], const char *rfc3339);
 
+/** The object of 'items' whose "name" is 'name', else whose "id" is 'name' in digits. */
+json_t *cli_find_named(json_t *items, const char *name);
+
+/** --org NAME|ID and --dept NAME|ID into ids (0: not given), by the server's lists. */
+certo_rc cli_remote_scope(struct certo_session *s, const struct cli_args *a, int64_t *org_id,
+                          int64_t *dept_id, struct certo_err *err);
+
+/* ---- issue 8 on the server: endpoints, jobs, gateways, inventory (cmd_job.c) ---- */
+
+/** For a command that only calls a server: 0 when one is given, else a usage error (2). */
+int cli_need_server(const struct cli_cmd *cmd);
+
+/** Seconds since the epoch as the text listings print them ("2025-01-02 03:04:05 UTC"). */
+void cli_epoch_text(char out[32], json_int_t t);
+
+/**
+ * Prints a table: a row of 'heads', then 'n_rows' rows of 'n_cols' cells (row-major,
+ * NULL printed as "-"), columns aligned, two spaces apart.
+ */
+void cli_table_print(const char *const *heads, size_t n_cols, char *const *cells, size_t n_rows);
+
+/* The options of a command that queues a job: --wait and --timeout S. */
+#define CLI_WAIT_OPTS                                                                              \
+    {"wait", 0, CLI_FLAG, NULL, "wait until the job has succeeded or failed (exit 0 or 1)"},       \
+    {                                                                                              \
+        "timeout", 0, CLI_VALUE, "SECONDS", "with --wait: give up after SECONDS (default 300)"     \
+    }
+
+/** Checks --wait and --timeout before a job is queued; 0, or a usage error (2). */
+int cli_wait_check(const struct cli_cmd *cmd, const struct cli_args *a, int *timeout_s);
+
+/**
+ * After a POST that queued a job (answer 'queued': {"jobId", "href"}): prints the job's
+ * number, or with --wait polls GET /jobs/{id} until it succeeded (exit 0) or failed (1),
+ * or --timeout ran out (1). 'what' names the job in the messages ("discover of 'web'").
+ */
+int cli_job_follow(const struct cli_cmd *cmd, struct certo_session *s, const struct cli_args *a,
+                   json_t *queued, const char *what);
+
+/** The gateway commands that call a server (cmd_gateway_admin.c). */
+int cli_gateway_add(const struct cli_cmd *cmd, struct cli_args *a);
+int cli_gateway_list(const struct cli_cmd *cmd, struct cli_args *a);
+int cli_gateway_revoke(const struct cli_cmd *cmd, struct cli_args *a);
+int cli_gateway_request_sync(const struct cli_cmd *cmd, struct cli_args *a);
+extern const struct cli_opt cli_gateway_add_opts[], cli_gateway_list_opts[],
+    cli_gateway_sync_opts[];
+
 /* Command tables of each file: NULL-name terminated. */
 extern const struct cli_cmd cli_cert_cmds[];
 extern const struct cli_cmd cli_keystore_cmds[];
@@ -235,5 +282,6 @@ extern const struct cli_cmd cli_trust_cmds[];
 extern const struct cli_cmd cli_user_cmds[], cli_org_cmds[];
 extern const struct cli_cmd cli_login_cmds[], cli_logout_cmds[];
 extern const struct cli_cmd cli_gateway_cmds[];
+extern const struct cli_cmd cli_endpoint_cmds[], cli_job_cmds[], cli_inventory_cmds[];
 
 #endif

@@ -38,6 +38,19 @@ static const struct cli_opt run_opts[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 
+/* The commands of the gateway host take no global --server (enroll has its own). */
+static int
+on_gateway_host(const struct cli_cmd *cmd)
+{
+    if (!cli_remote.server_from_argv)
+        return 0;
+    return cli_usage_error(cmd,
+                           "runs on the gateway host, not against a server: no --server "
+                           "before 'gateway'%s",
+                           strcmp(cmd->name, "gateway enroll") == 0 ? " (give it after 'enroll')"
+                                                                    : "");
+}
+
 static char *
 data_dir(const struct cli_args *a)
 {
@@ -100,6 +113,11 @@ run_enroll(const struct cli_cmd *cmd, struct cli_args *a)
     int code = 0;
     certo_rc rc;
 
+    if (on_gateway_host(cmd) != 0) {
+        certo_free(dir);
+        return 2;
+    }
+
     o.url = cli_get(a, "server");
     o.fingerprint = cli_get(a, "server-fingerprint");
     o.server_ca = cli_get(a, "server-ca");
@@ -160,6 +178,11 @@ run_status(const struct cli_cmd *cmd, struct cli_args *a)
     char when[32];
     int code = 0;
     certo_rc rc, wrc = CERTO_OK;
+
+    if (on_gateway_host(cmd) != 0) {
+        certo_free(dir);
+        return 2;
+    }
 
     rc = certo_agent_load(&id, dir, true, &err);
     if (rc == CERTO_ENOTFOUND) {
@@ -229,6 +252,11 @@ run_sync(const struct cli_cmd *cmd, struct cli_args *a)
     int code = 0;
     certo_rc rc;
 
+    if (on_gateway_host(cmd) != 0) {
+        certo_free(dir);
+        return 2;
+    }
+
     rc = certo_agent_load(&id, dir, true, &err);
     if (rc == CERTO_OK)
         rc = certo_registry_open(&reg, dir, &err);
@@ -275,6 +303,9 @@ run_run(const struct cli_cmd *cmd, struct cli_args *a)
     int code = 0;
     certo_rc rc;
 
+    if (on_gateway_host(cmd) != 0)
+        return 2;
+
     rc = cli_int(&o.wait_s, a, "wait", CERTO_AGENT_WAIT, 0, CERTO_AGENT_WAIT_MAX, &err);
     if (rc == CERTO_OK)
         rc = cli_int(&o.heartbeat_s, a, "heartbeat", 0, 1, 3600, &err);
@@ -315,5 +346,16 @@ const struct cli_cmd cli_gateway_cmds[] = {
     {"gateway run", "[--once] [--wait S] [--heartbeat S] [--data DIR]",
      "the gateway daemon: take the server's jobs and run them (SIGTERM: finish the job, exit)",
      run_opts, 0, 0, run_run, NULL},
+    {"gateway add", "[-o TOKENFILE] [--json] NAME",
+     "on a server (admin): create a gateway; shows its one-time enrollment token and the "
+     "enroll command",
+     cli_gateway_add_opts, 1, 1, cli_gateway_add, NULL},
+    {"gateway list", "[--json]", "on a server: the gateways, their state and endpoints",
+     cli_gateway_list_opts, 0, 0, cli_gateway_list, NULL},
+    {"gateway revoke", "ID|NAME", "on a server (admin): revoke a gateway's certificate",
+     cli_gateway_list_opts + 1, 1, 1, cli_gateway_revoke, NULL},
+    {"gateway request-sync", "[--wait [--timeout S]] ID|NAME",
+     "on a server (admin): queue a sync job for the gateway (the seed's \"Sync Modules\")",
+     cli_gateway_sync_opts, 1, 1, cli_gateway_request_sync, NULL},
     {NULL, NULL, NULL, NULL, 0, 0, NULL, NULL},
 };

@@ -243,9 +243,8 @@ local_user_list(const struct cli_cmd *cmd, struct cli_args *a)
 
 /* ---- remote (--server): users through the REST API ---- */
 
-/* The object of 'items' whose "name" is 'name', or whose id is 'name' in digits. */
-static json_t *
-find_named(json_t *items, const char *name)
+json_t *
+cli_find_named(json_t *items, const char *name)
 {
     bool digits = name[0] != '\0' && strspn(name, "0123456789") == strlen(name);
     size_t i;
@@ -275,7 +274,7 @@ remote_user(json_t **out, struct certo_session *s, const char *name, struct cert
     *out = NULL;
     if (rc != CERTO_OK)
         return rc;
-    u = find_named(items, name);
+    u = cli_find_named(items, name);
     if (u == NULL)
         rc = certo_err_set(err, CERTO_ENOTFOUND, "cli", "no user named '%s'", name);
     else
@@ -284,10 +283,9 @@ remote_user(json_t **out, struct certo_session *s, const char *name, struct cert
     return rc;
 }
 
-/* --org NAME|ID and --dept NAME into ids, by the server's lists. */
-static certo_rc
-remote_scope(struct certo_session *s, const struct cli_args *a, int64_t *org_id, int64_t *dept_id,
-             struct certo_err *err)
+certo_rc
+cli_remote_scope(struct certo_session *s, const struct cli_args *a, int64_t *org_id,
+                 int64_t *dept_id, struct certo_err *err)
 {
     const char *org = cli_get(a, "org"), *dept = cli_get(a, "dept");
     json_t *orgs = NULL, *depts = NULL, *o, *d;
@@ -303,7 +301,7 @@ remote_scope(struct certo_session *s, const struct cli_args *a, int64_t *org_id,
     rc = cli_call_list(s, "/orgs/", &orgs, err);
     if (rc != CERTO_OK)
         goto out;
-    o = find_named(orgs, org);
+    o = cli_find_named(orgs, org);
     if (o == NULL) {
         rc = certo_err_set(err, CERTO_ENOTFOUND, "cli", "--org %s: no such organization", org);
         goto out;
@@ -315,7 +313,7 @@ remote_scope(struct certo_session *s, const struct cli_args *a, int64_t *org_id,
     rc = cli_call_list(s, path, &depts, err);
     if (rc != CERTO_OK)
         goto out;
-    d = find_named(depts, dept);
+    d = cli_find_named(depts, dept);
     if (d == NULL) {
         rc = certo_err_set(err, CERTO_ENOTFOUND, "cli", "--dept %s: no such department", dept);
         goto out;
@@ -352,7 +350,7 @@ remote_user_add(const struct cli_cmd *cmd, struct cli_args *a)
     }
     rc = cli_remote_open(&s, &err);
     if (rc == CERTO_OK)
-        rc = remote_scope(s, a, &org_id, &dept_id, &err);
+        rc = cli_remote_scope(s, a, &org_id, &dept_id, &err);
     if (rc != CERTO_OK)
         goto out;
     body = json_pack("{s:s,s:s}", "name", a->pos[0], "role", certo_role_name(role));

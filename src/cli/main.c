@@ -26,8 +26,15 @@ static const struct group groups[] = {
      cli_tls_cmds},
     {"discover", "network scans of TLS services: scan, list, show, remove", cli_discover_cmds},
     {"store", "credential stores for endpoint credentials: add, list, remove", cli_store_cmds},
-    {"gateway", "this gateway with its server: enroll, status, sync, run (the job daemon)",
+    {"gateway",
+     "on the gateway host: enroll, status, sync, run (the job daemon); on a server (admin): "
+     "add, list, revoke, request-sync",
      cli_gateway_cmds},
+    {"endpoint", "a server's endpoints: list, show, delegate, discover, restart, install, nodes",
+     cli_endpoint_cmds},
+    {"job", "a server's jobs for its gateways: list, show", cli_job_cmds},
+    {"inventory", "a server's certificate inventory (order numbers): add, list, show, remove",
+     cli_inventory_cmds},
     {"server", "the orchestrator server (HTTPS REST API at /vco/api)", cli_server_cmds},
     {"server-cert",
      "the server's identity: show, csr, import, export-db, import-db, rotate, reload",
@@ -42,8 +49,9 @@ static const struct group groups[] = {
 };
 
 /* The groups that run against a server when --server is given. */
-static const char *const remote_groups[] = {"server-cert", "trust", "user",
-                                            "org",         "login", "logout"};
+static const char *const remote_groups[] = {"server-cert", "trust",    "user",    "org",
+                                            "login",       "logout",   "gateway", "endpoint",
+                                            "job",         "inventory"};
 
 static void
 usage(FILE *f)
@@ -61,7 +69,8 @@ usage(FILE *f)
     fprintf(f,
             "\n'certo GROUP COMMAND --help' describes each command's options.\n"
             "With --server (or $CERTO_SERVER) server-cert, trust, user and org call the server's "
-            "REST API\ninstead of opening its database; credentials: --token-file (or "
+            "REST API\ninstead of opening its database; endpoint, job, inventory and gateway "
+            "add|list|revoke|request-sync\nalways do; credentials: --token-file (or "
             "$CERTO_TOKEN_FILE, or\nthe file of 'certo login'), or --user with "
             "--password-file / --password-env.\n");
 }

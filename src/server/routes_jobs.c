@@ -560,10 +560,12 @@ endpoint_nodes(struct api_req *r)
         int64_t order = 0;
         if (fp != NULL && certo_inv_find(r->s->db, fp, &order, &err) == CERTO_OK && order != 0)
             json_object_set_new(node, "certificateId", json_integer(order));
+        /* A node serving no certificate (plain HTTP, a failed handshake) has none: "-". */
         if (json_is_object(node))
             json_object_set_new(node, "ssl",
-                                order != 0 ? json_sprintf("%lld", (long long)order)
-                                           : json_string("External"));
+                                order != 0   ? json_sprintf("%lld", (long long)order)
+                                : fp != NULL ? json_string("External")
+                                             : json_string("-"));
     }
     api_ok(r, 200,
            json_pack("{s:O,s:I,s:I}", "nodes", json_is_array(nodes) ? nodes : json_array(), "jobId",

@@ -108,7 +108,9 @@ st, d, _ = req(s, "POST", f"/gateway/jobs/{job}/events", cert=c1,
                body={"state": "running", "message": "connecting to 127.0.0.1:443"})
 ok(st == 200, "heartbeat")
 nodes = [{"name": "www.example.test", "alias": "-", "protocol": "HTTPS", "ip": "127.0.0.1",
-          "port": 8443, "ssl": "External", "state": "serving"}]
+          "port": 8443, "ssl": "External", "state": "serving", "fingerprint": "CD:" * 31 + "CD"},
+         {"name": "www.example.test", "alias": "-", "protocol": "HTTP", "ip": "127.0.0.1",
+          "port": 8080, "ssl": "-", "state": "serving", "fingerprint": None}]
 st, d, _ = req(s, "POST", f"/gateway/jobs/{job}/events", cert=c1,
                body={"state": "succeeded", "message": "1 node", "log": "listen 8443 ok\n",
                      "result": {"nodes": nodes}})
@@ -128,7 +130,8 @@ ok(st == 404, "another organization cannot see the job")
 st, d, _ = req(s, "GET", "/jobs/", token=op2)
 ok(st == 200 and d["total"] == 0, "nor list it")
 st, d, _ = req(s, "GET", f"/endpoints/{ids['web1']}/nodes", token=aud1)
-ok(st == 200 and d["nodes"] == nodes and d["jobId"] == job, f"nodes: {d}")
+ok(st == 200 and d["nodes"] == nodes and d["jobId"] == job,
+   f"nodes (SSL External for another certificate, - for none): {d}")
 st, d, _ = req(s, "GET", f"/endpoints/{ids['other1']}/nodes", token=op2)
 ok(st == 404 and "not discovered" in d["error"]["message"], "not discovered yet")
 
@@ -206,9 +209,10 @@ req(s, "GET", "/gateway/jobs/next?wait=0", cert=c1)
 req(s, "POST", f"/gateway/jobs/{djob}/events", cert=c1,
     body={"state": "succeeded", "result": {"nodes": [dict(nodes[0], fingerprint=fp),
                                                      dict(nodes[0], port=9443,
-                                                          fingerprint="AB:" * 31 + "AB")]}})
+                                                          fingerprint="AB:" * 31 + "AB"),
+                                                     nodes[1]]}})
 st, d, _ = req(s, "GET", f"/endpoints/{ids['web1']}/nodes", token=op1)
-ok(st == 200 and [n["ssl"] for n in d["nodes"]] == [str(order), "External"] and
+ok(st == 200 and [n["ssl"] for n in d["nodes"]] == [str(order), "External", "-"] and
    d["nodes"][0]["certificateId"] == order, f"SSL column: {d}")
 
 # ---- shutdown answers the waiting polls ----
