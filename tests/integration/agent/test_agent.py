@@ -338,6 +338,81 @@ got = subprocess.run(["openssl", "x509", "-in", f"{K}/store1.pem", "-noout", "-f
                       "-sha256"], capture_output=True, text=True).stdout.strip()
 ok(got.split("=", 1)[-1] == inv_fp, f"the endpoint holds the inventory certificate: {got}")
 
+# An install job whose gateway is killed -9 in the middle (during the install script,
+# after the new files were swapped in): the endpoint is never broken — its file always
+# holds a certificate and the key that goes with it — and the job, taken again when the
+# lease runs out, finishes once (the journal is recovered first).
+SCRIPT2, MARK2 = os.path.join(TMP, "slow-install.sh"), os.path.join(TMP, "install.mark")
+with open(SCRIPT2, "w") as f:
+    f.write(f"#!/bin/sh\nif [ -e {MARK2} ]; then exit 0; fi\n"
+            f"echo $$ > {MARK2}.tmp && mv {MARK2}.tmp {MARK2}\nexec sleep 30\n")
+os.chmod(SCRIPT2, 0o755)
+ok2, oc2 = os.path.join(TMP, "slow2-old.key"), os.path.join(TMP, "slow2-old.crt")
+subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:P-256", "-nodes", "-keyout", ok2, "-out", oc2, "-subj",
+                "/CN=slow2.example.test", "-days", "30"], check=True, capture_output=True)
+slow2 = os.path.join(K, "slow2.pem")
+with open(slow2, "w") as f:
+    f.write(open(oc2).read() + open(ok2).read())
+os.chmod(slow2, 0o600)
+rc, out, err = certo("tls", "add", "pem", "--name", "slow2", "--connection_type", "local",
+                     "--path", slow2, "--install_script", SCRIPT2, "--data", G)
+ok(rc == 0, f"tls add slow2: {err}")
+rc, out, err = gw("sync")
+slow2_id = endpoints()["slow2"]["id"]
+req(s, "PATCH", f"/endpoints/{slow2_id}", token=admin, body={"orgId": org})
+nk2, nc2 = os.path.join(TMP, "slow2-new.key"), os.path.join(TMP, "slow2-new.crt")
+subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:P-256", "-nodes", "-keyout", nk2, "-out", nc2, "-subj",
+                "/CN=slow2.example.test", "-days", "60"], check=True, capture_output=True)
+st, d, _ = req(s, "POST", "/certificates/", token=admin,
+               body={"certificate": open(nc2).read(), "key": open(nk2).read(), "orgId": org})
+new_fp = d.get("fingerprint")
+st, d, _ = req(s, "POST", f"/endpoints/{slow2_id}/install", token=admin,
+               body={"certificateId": d.get("id")})
+J4 = d.get("jobId")
+log6 = open(os.path.join(TMP, "run6.log"), "w")
+p = subprocess.Popen([CERTO, "gateway", "run", "--wait", "2", "--heartbeat", "1", "--data", G],
+                     stderr=log6, env=ENV)
+_procs.append(p)
+deadline = time.time() + 30
+while not os.path.exists(MARK2) and time.time() < deadline:
+    time.sleep(0.1)
+ok(os.path.exists(MARK2), "the install script started")
+p.send_signal(signal.SIGKILL)
+p.wait()
+try:
+    os.kill(int(open(MARK2).read()), signal.SIGKILL)
+except (ProcessLookupError, ValueError):
+    pass
+
+
+def served_pair(path):
+    """(certificate fingerprint, whether the key in the file matches it), or None."""
+    crt = subprocess.run(["openssl", "x509", "-in", path, "-noout", "-fingerprint", "-sha256"],
+                         capture_output=True, text=True)
+    pub_c = subprocess.run(["openssl", "x509", "-in", path, "-noout", "-pubkey"],
+                           capture_output=True, text=True).stdout
+    pub_k = subprocess.run(["openssl", "pkey", "-in", path, "-pubout"], capture_output=True,
+                           text=True).stdout
+    if crt.returncode != 0:
+        return None
+    return crt.stdout.strip().split("=", 1)[-1], pub_c == pub_k and pub_c != ""
+
+
+pair = served_pair(slow2)
+ok(pair is not None and pair[1], f"killed mid-install: the file still pairs a certificate "
+   f"with its key: {pair}")
+time.sleep(6)  # the lease runs out
+rc, out, err = gw("run", "--once", "--wait", "10")
+j = job(J4)
+ok(rc == 0 and j["state"] == "succeeded" and j["attempt"] == 2,
+   f"the install taken again and done: {rc} {j.get('state')} {j.get('attempt')} {err[-300:]}")
+pair = served_pair(slow2)
+ok(pair is not None and pair[1] and pair[0] == new_fp, f"the new certificate and key: {pair}")
+events = req(s, "GET", f"/jobs/{J4}", token=admin)[1].get("events", [])
+ok(sum(1 for e in events if e["state"] == "succeeded") == 1, f"ended once: {events}")
+
 # A revoked gateway is refused.
 st, _, _ = req(s, "DELETE", f"/gateways/{GW_ID}", token=admin)
 rc, out, err = gw("run", "--once", "--wait", "0")
