@@ -157,3 +157,19 @@ access_endpoint(const struct api_caller *c, enum access_action a, const struct c
         return u->dept_id == 0 || e->dept_id == u->dept_id;
     }
 }
+
+bool
+access_object_scope(const struct api_caller *c, int64_t *org_id, int64_t *dept_id)
+{
+    const struct certo_user *u = who(c);
+
+    *org_id = 0;
+    *dept_id = 0;
+    if (is_global(u))
+        return true;
+    if (u->org_id == 0)
+        return false;
+    *org_id = u->org_id;
+    *dept_id = u->role == CERTO_ROLE_ORG_ADMIN ? 0 : u->dept_id;
+    return true;
+}

@@ -198,6 +198,11 @@ bool access_org(const struct api_caller *c, enum access_action a, int64_t org_id
 bool access_dept(const struct api_caller *c, enum access_action a, const struct certo_dept *d);
 bool access_user_read(const struct api_caller *c, const struct certo_user *u);
 bool access_user_manage(const struct api_caller *c, const struct certo_user *u);
+/*
+ * The filter of a listing of endpoints, jobs or certificates: 0 = no restriction. False
+ * when the caller sees none at all (no organization and not global).
+ */
+bool access_object_scope(const struct api_caller *c, int64_t *org_id, int64_t *dept_id);
 bool access_endpoint(const struct api_caller *c, enum access_action a,
                      const struct certo_managed *e);
 bool access_user_grant(const struct api_caller *c, enum certo_role role, int64_t org_id,

@@ -45,7 +45,6 @@ certs_list_or_add(struct api_req *r)
     struct certo_page page;
     struct certo_inv_cert *items, c;
     struct certo_managed scope = {0};
-    bool global = u->role == CERTO_ROLE_ADMIN || (u->role == CERTO_ROLE_AUDITOR && u->org_id == 0);
     json_t *body, *links;
     const char *pem, *key, *pass;
     int64_t id = 0;
@@ -89,15 +88,13 @@ certs_list_or_add(struct api_req *r)
     }
     if (!api_page(r, &page))
         return;
-    if (!global && u->org_id == 0) {
+    if (!access_object_scope(&r->caller, &scope.org_id, &scope.dept_id)) {
         page.total = 0;
         api_ok(r, 200, api_link_list(&page, json_array()));
         return;
     }
     items = certo_calloc((size_t)page.max, sizeof(*items));
-    if (certo_inv_list(r->s->db, global ? 0 : u->org_id,
-                       global || u->role == CERTO_ROLE_ORG_ADMIN ? 0 : u->dept_id, &page, items,
-                       &err) != CERTO_OK) {
+    if (certo_inv_list(r->s->db, scope.org_id, scope.dept_id, &page, items, &err) != CERTO_OK) {
         api_fail_rc(r, CERTO_EINTERNAL, &err, NULL);
     } else {
         links = json_array();

@@ -453,24 +453,21 @@ gateway_sync_job(struct api_req *r)
 static void
 jobs_list(struct api_req *r)
 {
-    const struct certo_user *u = &r->caller.user;
     struct certo_err err = {0};
     struct certo_page page;
     struct certo_job *items;
-    bool global = u->role == CERTO_ROLE_ADMIN || (u->role == CERTO_ROLE_AUDITOR && u->org_id == 0);
+    int64_t org, dept;
     json_t *links;
 
     if (!api_page(r, &page))
         return;
-    if (!global && u->org_id == 0) {
+    if (!access_object_scope(&r->caller, &org, &dept)) {
         page.total = 0;
         api_ok(r, 200, api_link_list(&page, json_array()));
         return;
     }
     items = certo_calloc((size_t)page.max, sizeof(*items));
-    if (certo_job_list(r->s->db, global ? 0 : u->org_id,
-                       global || u->role == CERTO_ROLE_ORG_ADMIN ? 0 : u->dept_id, &page, items,
-                       &err) != CERTO_OK) {
+    if (certo_job_list(r->s->db, org, dept, &page, items, &err) != CERTO_OK) {
         api_fail_rc(r, CERTO_EINTERNAL, &err, NULL);
     } else {
         links = json_array();
