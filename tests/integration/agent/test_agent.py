@@ -339,9 +339,10 @@ got = subprocess.run(["openssl", "x509", "-in", f"{K}/store1.pem", "-noout", "-f
 ok(got.split("=", 1)[-1] == inv_fp, f"the endpoint holds the inventory certificate: {got}")
 
 # An install job whose gateway is killed -9 in the middle (during the install script,
-# after the new files were swapped in): the endpoint is never broken — its file always
-# holds a certificate and the key that goes with it — and the job, taken again when the
-# lease runs out, finishes once (the journal is recovered first).
+# after the new files were swapped in), and then the server too: the endpoint is never
+# broken — its file always holds a certificate and the key that goes with it — and once
+# both are back the job, taken again when the lease runs out, finishes once (the journal
+# is recovered first).
 SCRIPT2, MARK2 = os.path.join(TMP, "slow-install.sh"), os.path.join(TMP, "install.mark")
 with open(SCRIPT2, "w") as f:
     f.write(f"#!/bin/sh\nif [ -e {MARK2} ]; then exit 0; fi\n"
@@ -403,6 +404,10 @@ def served_pair(path):
 pair = served_pair(slow2)
 ok(pair is not None and pair[1], f"killed mid-install: the file still pairs a certificate "
    f"with its key: {pair}")
+# The server dies too (kill -9) and both come back: no job lost, none done twice.
+s.proc.send_signal(signal.SIGKILL)
+s.proc.wait()
+s.start()
 time.sleep(6)  # the lease runs out
 rc, out, err = gw("run", "--once", "--wait", "10")
 j = job(J4)
