@@ -114,4 +114,12 @@ CERTO_MUST_CHECK certo_rc certo_job_latest(struct certo_db *db, int64_t endpoint
                                            const char *kind, struct certo_job *out,
                                            struct certo_err *err);
 
+/**
+ * The install jobs of a certificate of the inventory, newest first (where it was, or is
+ * being, installed). *out owned: dispose each job, then certo_free the array.
+ */
+CERTO_MUST_CHECK certo_rc certo_job_installs(struct certo_db *db, int64_t certificate_id,
+                                             struct certo_job **out, size_t *n,
+                                             struct certo_err *err);
+
 #endif

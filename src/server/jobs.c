@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "certo/jobs.h"
 #include "certo/mem.h"
 #include "server/sql.h"
@@ -76,8 +78,9 @@ certo_job_add(struct certo_db *db, int64_t gateway_id, int64_t endpoint_id, cons
               const char *params, int64_t created_by, time_t now, int64_t *id,
               struct certo_err *err)
 {
-    int64_t org = 0, dept = 0;
+    int64_t org = 0, dept = 0, cert = 0;
     bool known = false;
+    json_t *doc;
     certo_rc rc;
 
     for (size_t i = 0; i < CERTO_ARRAY_LEN(kinds); i++)
@@ -87,6 +90,11 @@ certo_job_add(struct certo_db *db, int64_t gateway_id, int64_t endpoint_id, cons
     if (params != NULL && strlen(params) > CERTO_JOB_PARAMS_MAX)
         return certo_err_set(err, CERTO_ETOOBIG, WHERE, "params: at most %d bytes",
                              CERTO_JOB_PARAMS_MAX);
+    /* An install job names its certificate: kept in a column, for "where is it installed". */
+    doc = params != NULL ? json_loads(params, 0, NULL) : NULL;
+    if (json_is_integer(json_object_get(doc, "certificateId")))
+        cert = json_integer_value(json_object_get(doc, "certificateId"));
+    json_decref(doc);
     rc = certo_db_begin(db, true, err);
     if (rc != CERTO_OK)
         return rc;
@@ -101,12 +109,10 @@ certo_job_add(struct certo_db *db, int64_t gateway_id, int64_t endpoint_id, cons
         rc =
             sql_scalar(id, 0, db, err,
                        "INSERT INTO jobs (gateway_id, endpoint_id, kind, params, state, created_by,"
-                       " created_at, updated_at, org_id, dept_id)"
-                       " VALUES ($1, $2, $3, $4, 'queued', $5, $6, $6, $7, $8) RETURNING id",
-                       "izttziz"
-                       "z",
-                       gateway_id, endpoint_id, kind, params != NULL ? params : "{}", created_by,
-                       (int64_t)now, org, dept);
+                       " created_at, updated_at, org_id, dept_id, certificate_id)"
+                       " VALUES ($1, $2, $3, $4, 'queued', $5, $6, $6, $7, $8, $9) RETURNING id",
+                       "izttzizzz", gateway_id, endpoint_id, kind, params != NULL ? params : "{}",
+                       created_by, (int64_t)now, org, dept, cert);
     if (rc == CERTO_OK)
         rc = add_event(db, *id, CERTO_JOB_QUEUED, "queued", NULL, now, err);
     return sql_finish_tx(db, rc, err);
@@ -322,4 +328,38 @@ certo_job_latest(struct certo_db *db, int64_t endpoint_id, const char *kind, str
     if (rc == CERTO_OK && id == 0)
         return certo_err_set(err, CERTO_ENOTFOUND, WHERE, "no such job");
     return rc == CERTO_OK ? certo_job_get(db, id, out, err) : rc;
+}
+
+certo_rc
+certo_job_installs(struct certo_db *db, int64_t certificate_id, struct certo_job **out, size_t *n,
+                   struct certo_err *err)
+{
+    struct certo_stmt *st = NULL;
+    struct certo_job *items = NULL;
+    size_t cap = 0;
+    bool row = false;
+    certo_rc rc = sql_query(&st, db, err,
+                            "SELECT " JOB_COLS " FROM jobs WHERE certificate_id = $1 AND"
+                            " kind = 'install' ORDER BY id DESC",
+                            "i", certificate_id);
+
+    *out = NULL;
+    *n = 0;
+    while (rc == CERTO_OK && (rc = certo_stmt_step(st, &row, err)) == CERTO_OK && row) {
+        if (*n == cap) {
+            cap = cap == 0 ? 8 : cap * 2;
+            items = certo_reallocarray(items, cap, sizeof(*items));
+        }
+        job_from(&items[(*n)++], st);
+    }
+    certo_stmt_free(st);
+    if (rc != CERTO_OK) {
+        for (size_t i = 0; i < *n; i++)
+            certo_job_dispose(&items[i]);
+        certo_free(items);
+        *n = 0;
+        return rc;
+    }
+    *out = items;
+    return CERTO_OK;
 }

@@ -129,6 +129,61 @@ path_cert(struct api_req *r, size_t param, struct certo_inv_cert *c)
     return true;
 }
 
+/*
+ * Where a certificate is installed: the latest install job on each endpoint the caller
+ * sees, and the nodes whose latest discovery found it served ("servedBy").
+ */
+static void
+add_installations(struct api_req *r, const struct certo_inv_cert *c, json_t *doc)
+{
+    struct certo_err err = {0};
+    struct certo_job *jobs = NULL;
+    json_t *inst = json_array(), *served = json_array();
+    size_t n = 0;
+
+    if (certo_job_installs(r->s->db, c->id, &jobs, &n, &err) != CERTO_OK)
+        n = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct certo_managed e;
+        struct certo_job d;
+        json_t *res, *nodes, *node;
+        size_t k;
+        bool seen = false;
+
+        for (size_t p = 0; p < i && !seen; p++)
+            seen = jobs[p].endpoint_id == jobs[i].endpoint_id; /* newest first: keep one */
+        if (seen || certo_managed_get(r->s->db, jobs[i].endpoint_id, &e, &err) != CERTO_OK ||
+            !access_endpoint(&r->caller, ACCESS_READ, &e))
+            continue;
+        json_array_append_new(
+            inst,
+            json_pack(
+                "{s:I,s:s,s:I,s:s,s:I}", "endpointId", (json_int_t)e.id, "endpoint", e.name,
+                "jobId", (json_int_t)jobs[i].id, "state", certo_job_state_name(jobs[i].state), "at",
+                (json_int_t)(jobs[i].finished_at != 0 ? jobs[i].finished_at : jobs[i].updated_at)));
+        if (certo_job_latest(r->s->db, e.id, "discover", &d, &err) != CERTO_OK)
+            continue;
+        res = d.result != NULL ? json_loads(d.result, 0, NULL) : NULL;
+        nodes = json_object_get(res, "nodes");
+        json_array_foreach(nodes, k, node)
+        {
+            const char *fp = json_string_value(json_object_get(node, "fingerprint"));
+            if (fp != NULL && strcmp(fp, c->fingerprint) == 0)
+                json_array_append_new(served, json_pack("{s:I,s:s,s:O?,s:O?}", "endpointId",
+                                                        (json_int_t)e.id, "endpoint", e.name,
+                                                        "node", json_object_get(node, "name"),
+                                                        "port", json_object_get(node, "port")));
+        }
+        json_decref(res);
+        certo_job_dispose(&d);
+    }
+    for (size_t i = 0; i < n; i++)
+        certo_job_dispose(&jobs[i]);
+    certo_free(jobs);
+    json_object_set_new(doc, "installations", inst);
+    json_object_set_new(doc, "servedBy", served);
+}
+
 static void
 cert_one(struct api_req *r)
 {
@@ -153,6 +208,7 @@ cert_one(struct api_req *r)
         return;
     }
     doc = cert_doc(&c);
+    add_installations(r, &c, doc);
     href = api_href(r, CERT_PATH "%lld", (long long)c.id);
     json_object_set_new(doc, "href", json_string(href));
     certo_free(href);

@@ -4,7 +4,8 @@
  * schema, one migration per step. The SQL is written once for every backend (see
  * include/certo/store.h): TEXT, INTEGER and BLOB columns, $n parameters.
  * Numbering: 1-2 identity, 3 trust store, 4 users, organizations and tokens, 5 gateways
- * and their endpoints, 6 jobs, 7 the certificate inventory.
+ * and their endpoints, 6 jobs, 7 the certificate inventory, 8 which certificate an install
+ * job puts where.
  */
 #include "certo/file.h"
 #include "certo/mem.h"
@@ -165,6 +166,9 @@ static const struct certo_migration migrations[] = {
     {5, "gateways", GATEWAYS_SQL},
     {6, "jobs", JOBS_SQL},
     {7, "certificates", CERTIFICATES_SQL},
+    {8, "install_targets",
+     "ALTER TABLE jobs ADD COLUMN certificate_id INTEGER;"
+     "CREATE INDEX jobs_certificate ON jobs (certificate_id);"},
 };
 
 certo_rc

@@ -212,6 +212,10 @@ req(s, "POST", f"/gateway/jobs/{djob}/events", cert=c1,
                                                           fingerprint="AB:" * 31 + "AB"),
                                                      nodes[1]]}})
 st, d, _ = req(s, "GET", f"/endpoints/{ids['web1']}/nodes", token=op1)
+st, c, _ = req(s, "GET", f"/certificates/{order}", token=aud1)
+ok(st == 200 and [(i["endpoint"], i["state"]) for i in c["installations"]] ==
+   [("web1", "succeeded")] and [(x["endpoint"], x["port"]) for x in c["servedBy"]] ==
+   [("web1", 8443)], f"where the certificate is installed and served: {c}")
 ok(st == 200 and [n["ssl"] for n in d["nodes"]] == [str(order), "External", "-"] and
    d["nodes"][0]["certificateId"] == order, f"SSL column: {d}")
 
