@@ -16,8 +16,7 @@
 
 static const struct cli_opt enroll_opts[] = {
     {"server", 0, CLI_VALUE, "URL", "the server, https://HOST:PORT"},
-    {"token-file", 0, CLI_VALUE, "FILE", "the enrollment token, first line of FILE"},
-    {"token-env", 0, CLI_VALUE, "VAR", "the enrollment token, from environment variable VAR"},
+    CLI_SECRET_OPTS("token", "the one-time enrollment token"),
     {"server-fingerprint", 0, CLI_VALUE, "SHA256",
      "the server certificate's SHA-256 (serverFingerprint of the gateway's creation)"},
     {"server-ca", 0, CLI_VALUE, "FILE",
@@ -57,31 +56,24 @@ data_dir(const struct cli_args *a)
     return certo_registry_default_dir(cli_get(a, "data"));
 }
 
-/* The token: --token-file or --token-env, exactly one. */
+/*
+ * The token: --token-file, --token-env, or --token (which other users of the host can see
+ * in the process list while it runs: warned about), exactly one.
+ */
 static certo_rc
 read_token(struct certo_secret **out, const struct cli_args *a, struct certo_err *err)
 {
-    const char *file = cli_get(a, "token-file"), *env = cli_get(a, "token-env");
     certo_rc rc;
 
-    *out = NULL;
-    if ((file != NULL) == (env != NULL))
-        return certo_err_set(err, CERTO_EINVAL, "cli",
-                             "give the enrollment token with --token-file FILE or --token-env "
-                             "VAR (exactly one; never on the command line)");
-    if (file != NULL) {
-        rc = certo_secret_load_file(out, file);
-        if (rc != CERTO_OK)
-            return certo_err_sys(err, CERTO_EINVAL, "cli", "--token-file %s: cannot read", file);
-        return CERTO_OK;
-    }
-    if (getenv(env) == NULL || getenv(env)[0] == '\0')
-        return certo_err_set(err, CERTO_EINVAL, "cli",
-                             "--token-env: environment variable %s is not set or empty", env);
-    rc = certo_secret_from_str(out, getenv(env));
-    if (rc != CERTO_OK)
-        return certo_err_set(err, rc, "cli", "--token-env: too long");
-    return CERTO_OK;
+    if (cli_has(a, "token"))
+        fprintf(stderr, "certo gateway enroll: warning: --token on the command line can be seen "
+                        "by other users of this host; prefer --token-file or --token-env\n");
+    rc = cli_secret(out, a, "token", NULL, false, err);
+    if (rc == CERTO_OK && *out == NULL)
+        rc = certo_err_set(err, CERTO_EINVAL, "cli",
+                           "give the enrollment token with --token-file FILE, --token-env VAR "
+                           "or --token TOKEN");
+    return rc;
 }
 
 static void
@@ -332,7 +324,8 @@ run_run(const struct cli_cmd *cmd, struct cli_args *a)
 
 const struct cli_cmd cli_gateway_cmds[] = {
     {"gateway enroll",
-     "--server URL (--token-file F | --token-env V) (--server-fingerprint SHA256 | --server-ca "
+     "--server URL (--token-file F | --token-env V | --token T) (--server-fingerprint SHA256 | "
+     "--server-ca "
      "FILE) [--name-check NAME] [--replace] [--data DIR]",
      "join a server with a one-time enrollment token (key and CSR made here, key sealed at "
      "rest)",
