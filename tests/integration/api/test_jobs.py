@@ -73,7 +73,9 @@ def poll(cert, wait):
     polls.append(req(s, "GET", f"/gateway/jobs/next?wait={wait}", cert=cert))
 
 
-threads = [threading.Thread(target=poll, args=(c1, 6)) for _ in range(2)]
+# The waits end (4 s) before the lease (5 s from the queueing at 1 s) can run out, so the
+# second poll of gw-one cannot legitimately take the job again.
+threads = [threading.Thread(target=poll, args=(c1, 4)) for _ in range(2)]
 threads.append(threading.Thread(target=poll, args=(c2, 3)))
 for t in threads:
     t.start()
