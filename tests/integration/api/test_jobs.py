@@ -229,8 +229,11 @@ ok(st == 200 and [n["ssl"] for n in d["nodes"]] == [str(order), "External", "-"]
 waiting = []
 t = threading.Thread(target=lambda: waiting.append(
     req(s, "GET", "/gateway/jobs/next?wait=30", cert=c1)))
+parked = s.log().count("status=waiting")
 t.start()
-time.sleep(1)
+deadline = time.time() + 20
+while s.log().count("status=waiting") == parked and time.time() < deadline:
+    time.sleep(0.1)  # until the server has parked this poll
 rc = s.stop()
 t.join()
 ok(rc == 0 and waiting and waiting[0][0] == 204, f"SIGTERM answers the long poll: {rc} {waiting}")
