@@ -158,7 +158,7 @@ api_body(struct api_req *r, bool form_ok)
             api_fail(r, 400, "malformed", NULL, "the form body holds a NUL byte");
         else
             doc = form_body(r, text);
-        certo_free(text);
+        certo_free_clear(text, n);
         r->body = doc;
         return doc;
     }
@@ -170,10 +170,13 @@ api_body(struct api_req *r, bool form_ok)
         return NULL;
     }
     doc = json_loadb(text, n, JSON_REJECT_DUPLICATES, &jerr);
-    certo_free(text);
+    certo_free_clear(text, n); /* a body may hold a password */
     if (doc == NULL) {
-        api_fail(r, 400, "malformed", NULL, "malformed JSON at line %d column %d: %s", jerr.line,
-                 jerr.column, jerr.text);
+        /* jansson's own text quotes the input near the error, which may be a secret:
+         * only the position, and what kind of error, are shown. */
+        api_fail(r, 400, "malformed", NULL, "malformed JSON at line %d column %d%s", jerr.line,
+                 jerr.column,
+                 json_error_code(&jerr) == json_error_duplicate_key ? " (a key given twice)" : "");
         return NULL;
     }
     if (!json_is_object(doc)) {

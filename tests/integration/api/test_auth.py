@@ -87,6 +87,12 @@ st, d, _ = req(a, "POST", "/users/", token=tok, raw=b'{"name":"' + b"x" * (2 << 
                ctype="application/json")
 ok(st == 413, f"oversize body: {st}")
 ok(req(a, "GET", "/users/", token=tok)[1]["total"] == users_before, "nothing stored")
+# A body that does not parse: the error names the position, never the text near it (which
+# can be a password).
+st, d, _ = req(a, "POST", "/auth/token", raw='{"grant_type": "password", "password": "sekret-'
+               'fragment-77', ctype="application/json")
+ok(st == 400 and is_error(d, "malformed") and "sekret" not in str(d) and
+   "column" in d["error"]["message"], f"malformed JSON echoes nothing: {d}")
 for desc, form, field in (
         ("no grant_type", {"username": "admin"}, "grant_type"),
         ("bad grant_type", {"grant_type": "client_credentials"}, "grant_type"),
