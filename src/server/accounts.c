@@ -637,6 +637,11 @@ certo_accounts_bootstrap(struct certo_db *db, const char *dir, bool *created, st
     certo_rc rc;
 
     *created = false;
+    pass[0] = '\0';
+    /* Every later start ends here, without paying for a password hash. */
+    rc = sql_scalar(&n, 0, db, err, "SELECT COUNT(*) FROM users", "");
+    if (rc != CERTO_OK || n > 0)
+        goto out;
     certo_password_generate(pass);
     rc = certo_secret_from_str(&pw, pass);
     if (rc != CERTO_OK) {
@@ -649,6 +654,7 @@ certo_accounts_bootstrap(struct certo_db *db, const char *dir, bool *created, st
     rc = certo_db_begin(db, true, err);
     if (rc != CERTO_OK)
         goto out;
+    /* Counted again under the write lock: another server may have started meanwhile. */
     rc = sql_scalar(&n, 0, db, err, "SELECT COUNT(*) FROM users", "");
     if (rc == CERTO_OK && n == 0) {
         rc = sql_run(
