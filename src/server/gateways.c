@@ -23,7 +23,8 @@
 #include "certo/server.h"
 #include "server/sql.h"
 
-#define WHERE "server.gateways"
+#define WHERE       "server.gateways"
+#define LAST_SEEN_S 30
 
 static void
 hex_of(char *out, const unsigned char *p, size_t n)
@@ -239,9 +240,14 @@ certo_gateway_by_cert(struct certo_db *db, X509 *ca, X509 *peer, struct certo_ga
                    fp) != CERTO_OK ||
         id == 0)
         return certo_err_set(err, CERTO_EAUTH, WHERE, "unknown or revoked gateway certificate");
-    (void)sql_run(db, &ignored, "UPDATE gateways SET last_seen = $1 WHERE id = $2", "ii",
-                  (int64_t)now, id);
-    return certo_gateway_get(db, id, out, err);
+    if (certo_gateway_get(db, id, out, err) != CERTO_OK)
+        return CERTO_EAUTH;
+    /* Every poll passes here: the row is written at most every LAST_SEEN_S seconds. */
+    if (out->last_seen < (int64_t)now - LAST_SEEN_S &&
+        sql_run(db, &ignored, "UPDATE gateways SET last_seen = $1 WHERE id = $2", "ii",
+                (int64_t)now, id) == CERTO_OK)
+        out->last_seen = now;
+    return CERTO_OK;
 }
 
 certo_rc

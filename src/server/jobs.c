@@ -171,6 +171,19 @@ certo_job_claim(struct certo_db *db, int64_t gateway_id, time_t now, int lease_s
     certo_rc rc;
 
     memset(out, 0, sizeof(*out));
+    /*
+     * Gateways poll often and mostly find nothing: a plain read first, so an empty poll
+     * takes no write lock (a write transaction is what every other writer waits for).
+     */
+    rc = sql_scalar(&id, 0, db, err,
+                    "SELECT id FROM jobs WHERE gateway_id = $1 AND (state = 'queued' OR"
+                    " (state IN ('leased', 'running') AND lease_until < $2)) LIMIT 1",
+                    "ii", gateway_id, (int64_t)now);
+    if (rc != CERTO_OK)
+        return rc;
+    if (id == 0)
+        return CERTO_ENOTFOUND;
+    id = 0;
     rc = certo_db_begin(db, true, err);
     if (rc != CERTO_OK)
         return rc;
