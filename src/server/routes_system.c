@@ -100,20 +100,6 @@ route_inventory(struct api_req *r)
                &page, json_pack("[o]", named_link(r, API_PREFIX "/inventory/System/", "System"))));
 }
 
-static void
-route_inventory_system(struct api_req *r)
-{
-    struct certo_page page = {.total = (int64_t)CERTO_ARRAY_LEN(system_types)};
-    json_t *links = json_array();
-
-    for (size_t i = 0; i < CERTO_ARRAY_LEN(system_types); i++) {
-        char *p = certo_asprintf(API_PREFIX "/catalog/System/%s/", system_types[i]);
-        json_array_append_new(links, named_link(r, p, system_types[i]));
-        certo_free(p);
-    }
-    api_ok(r, 200, api_link_list(&page, links));
-}
-
 /* ---- server certificate ---- */
 
 static bool
@@ -792,7 +778,7 @@ const struct api_route api_routes_system[] = {
     {EVHTTP_REQ_GET, API_PREFIX "/catalog/System/{}/", API_AUTH, route_empty,
      "Objects of one System type"},
     {EVHTTP_REQ_GET, API_PREFIX "/inventory/", API_AUTH, route_inventory, "Inventory root"},
-    {EVHTTP_REQ_GET, API_PREFIX "/inventory/System/", API_AUTH, route_inventory_system,
+    {EVHTTP_REQ_GET, API_PREFIX "/inventory/System/", API_AUTH, route_system,
      "Inventory of the System namespace"},
     {EVHTTP_REQ_GET, API_PREFIX "/server-cert", API_AUTH, route_cert_show,
      "The server certificate and chain"},
