@@ -167,6 +167,8 @@ char *api_href(struct api_req *r, const char *fmt, ...) CERTO_PRINTF(2, 3);
 
 /* Reloads the identity into the listener (new connections) and the token signer. */
 certo_rc server_reload(struct server *s, struct certo_err *err);
+/* One logfmt line on stderr ("ts=... level=... msg=... <fmt>"), from any thread. */
+void server_log(const char *level, const char *msg, const char *fmt, ...) CERTO_PRINTF(3, 4);
 /* Sends a parked request's answer (r->out consumed) and logs it. */
 void server_reply_late(struct server *s, struct api_req *r);
 /* Every route table, for the OpenAPI description. */

@@ -12,7 +12,6 @@
  * the server stops.
  */
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -40,25 +39,6 @@ struct local_gw {
     certo_local_runner runner;
     void *ctx;
 };
-
-static void note(const char *level, const char *msg, const char *fmt, ...) CERTO_PRINTF(3, 4);
-
-static void
-note(const char *level, const char *msg, const char *fmt, ...)
-{
-    char when[32] = "-", rest[512];
-    struct tm tm;
-    time_t now = time(NULL);
-    va_list ap;
-
-    if (gmtime_r(&now, &tm) != NULL)
-        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    va_start(ap, fmt);
-    vsnprintf(rest, sizeof(rest), fmt, ap);
-    va_end(ap);
-    /* One fprintf per line: lines of the two threads do not interleave. */
-    fprintf(stderr, "ts=%s level=%s msg=%s gateway=local %s\n", when, level, msg, rest);
-}
 
 static const char *
 member(json_t *obj, const char *key)
@@ -123,10 +103,11 @@ run_one(struct local_gw *g, struct certo_db *db, const struct certo_job *j)
     json_dumpb(doc, text, n, JSON_COMPACT);
     text[n] = '\0';
     json_decref(doc);
-    note("info", "job_started", "job=%lld kind=%s", (long long)j->id, j->kind);
+    server_log("info", "job_started", "gateway=local job=%lld kind=%s", (long long)j->id, j->kind);
     if (certo_job_report(db, g->gateway_id, j->id, CERTO_JOB_RUNNING, "running on the server", NULL,
                          NULL, certo_clock_now(), LOCAL_LEASE, &err) != CERTO_OK)
-        note("warn", "report_failed", "job=%lld error=\"%s\"", (long long)j->id, err.msg);
+        server_log("warn", "report_failed", "gateway=local job=%lld error=\"%s\"", (long long)j->id,
+                   err.msg);
     g->runner(g->ctx, text, &out);
     certo_free_clear(text, n); /* an install job carries a key */
     snprintf(msg, sizeof(msg), "%s", out.message[0] != '\0' ? out.message : "done");
@@ -140,9 +121,10 @@ run_one(struct local_gw *g, struct certo_db *db, const struct certo_job *j)
                          out.succeeded ? CERTO_JOB_SUCCEEDED : CERTO_JOB_FAILED, msg, out.log,
                          out.succeeded && strcmp(j->kind, "sync") != 0 ? out.result : NULL,
                          certo_clock_now(), LOCAL_LEASE, &err) != CERTO_OK)
-        note("error", "report_failed", "job=%lld error=\"%s\"", (long long)j->id, err.msg);
-    note("info", "job_finished", "job=%lld state=%s", (long long)j->id,
-         out.succeeded ? "succeeded" : "failed");
+        server_log("error", "report_failed", "gateway=local job=%lld error=\"%s\"",
+                   (long long)j->id, err.msg);
+    server_log("info", "job_finished", "gateway=local job=%lld state=%s", (long long)j->id,
+               out.succeeded ? "succeeded" : "failed");
     outcome_dispose(&out);
 }
 
@@ -183,13 +165,13 @@ worker(void *arg)
     int64_t id = 0;
 
     if (certo_server_db_open(&db, g->dir, g->db_url, &err) != CERTO_OK) {
-        note("error", "local_gateway_stopped", "error=\"%s\"", err.msg);
+        server_log("error", "local_gateway_stopped", "gateway=local error=\"%s\"", err.msg);
         return NULL;
     }
     /* The first sync is queued like any other, so it has a history too. */
     if (certo_job_add(db, g->gateway_id, 0, "sync", NULL, 0, certo_clock_now(), &id, &err) !=
         CERTO_OK)
-        note("warn", "local_sync_not_queued", "error=\"%s\"", err.msg);
+        server_log("warn", "local_sync_not_queued", "gateway=local error=\"%s\"", err.msg);
     while (!should_stop(g)) {
         struct certo_job j;
         certo_rc rc;
@@ -202,7 +184,7 @@ worker(void *arg)
             continue;
         }
         if (rc != CERTO_ENOTFOUND)
-            note("warn", "local_claim_failed", "error=\"%s\"", err.msg);
+            server_log("warn", "local_claim_failed", "gateway=local error=\"%s\"", err.msg);
         nap(g);
     }
     certo_db_close(db);

@@ -54,27 +54,31 @@ mono_us(void)
 }
 
 /* One logfmt line on stderr: "ts=... level=... msg=... <fields>". */
-static void log_line(const char *level, const char *msg, const char *fmt, ...) CERTO_PRINTF(3, 4);
-
-static void
-log_line(const char *level, const char *msg, const char *fmt, ...)
+/*
+ * One logfmt line on stderr: "ts=... level=... msg=... <fields>". The line is formatted
+ * first and written with one call, so lines of the local gateway's worker thread do not
+ * interleave with the event loop's.
+ */
+void
+server_log(const char *level, const char *msg, const char *fmt, ...)
 {
     struct timespec ts;
     struct tm tm;
-    char when[32] = "-";
+    char when[32] = "-", line[2048];
     va_list ap;
+    int n;
 
     clock_gettime(CLOCK_REALTIME, &ts);
     if (gmtime_r(&ts.tv_sec, &tm) != NULL)
         strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-    fprintf(stderr, "ts=%s.%03ldZ level=%s msg=%s", when, ts.tv_nsec / 1000000, level, msg);
-    if (fmt != NULL) {
-        fputc(' ', stderr);
+    n = snprintf(line, sizeof(line), "ts=%s.%03ldZ level=%s msg=%s%s", when, ts.tv_nsec / 1000000,
+                 level, msg, fmt != NULL ? " " : "");
+    if (fmt != NULL && n > 0 && (size_t)n < sizeof(line)) {
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
         va_end(ap);
     }
-    fputc('\n', stderr);
+    fprintf(stderr, "%s\n", line);
     fflush(stderr);
 }
 
@@ -257,7 +261,7 @@ load_ctx(struct server *s, char fp[96], struct certo_err *err)
         rc = certo_cert_fingerprint(fp, id.cert, err);
         if (rc != CERTO_OK)
             goto out;
-        log_line("info", "identity_created", "fingerprint=%s", fp);
+        server_log("info", "identity_created", "fingerprint=%s", fp);
     }
     /* The listener's own certificate, when one is set, is served instead of the identity. */
     rc = certo_listener_load(&own, s->db, s->dir, err);
@@ -292,7 +296,7 @@ server_reload(struct server *s, struct certo_err *err)
     certo_rc rc = load_ctx(s, fp, err);
 
     if (rc == CERTO_OK)
-        log_line("info", "certificate_reloaded", "fingerprint=%s", fp);
+        server_log("info", "certificate_reloaded", "fingerprint=%s", fp);
     return rc;
 }
 
@@ -487,8 +491,8 @@ server_reply_late(struct server *s, struct api_req *r)
 
     send_reply(s, r);
     log_path(lp, r->path);
-    log_line("info", "request", "method=GET path=\"%s\" status=%d gateway=%lld", lp, r->status,
-             (long long)r->gateway.id);
+    server_log("info", "request", "method=GET path=\"%s\" status=%d gateway=%lld", lp, r->status,
+               (long long)r->gateway.id);
 }
 
 static void
@@ -540,17 +544,17 @@ handle(struct evhttp_request *req, void *arg)
     if (r.parked) {
         /* A long poll: routes_jobs.c owns the request now and answers it later. */
         log_path(lp, r.path);
-        log_line("info", "request", "method=%s path=\"%s\" status=waiting gateway=%lld",
-                 method_name(r.method), lp, (long long)r.gateway.id);
+        server_log("info", "request", "method=%s path=\"%s\" status=waiting gateway=%lld",
+                   method_name(r.method), lp, (long long)r.gateway.id);
     } else {
         if (r.out == NULL)
             api_fail(&r, 500, "internal", NULL, "internal error");
         send_reply(s, &r);
         log_path(lp, r.path);
-        log_line("info", "request", "method=%s path=\"%s\" status=%d user=%s duration_ms=%.3f",
-                 method_name(r.method), lp, r.status,
-                 r.caller.authenticated ? r.caller.user.name : "-",
-                 (double)(mono_us() - t0) / 1000.0);
+        server_log("info", "request", "method=%s path=\"%s\" status=%d user=%s duration_ms=%.3f",
+                   method_name(r.method), lp, r.status,
+                   r.caller.authenticated ? r.caller.user.name : "-",
+                   (double)(mono_us() - t0) / 1000.0);
     }
     for (size_t i = 0; i < r.n_params; i++)
         certo_free(r.params[i]);
@@ -568,7 +572,7 @@ drain_tick(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (s->inflight <= 0 || mono_us() > s->drain_deadline) {
         if (s->inflight > 0)
-            log_line("warn", "drain_timeout", "inflight=%d", s->inflight);
+            server_log("warn", "drain_timeout", "inflight=%d", s->inflight);
         event_base_loopbreak(s->base);
     }
 }
@@ -583,14 +587,14 @@ on_signal(evutil_socket_t sig, short what, void *arg)
     (void)what;
     if (sig == SIGHUP) {
         if (server_reload(s, &err) != CERTO_OK)
-            log_line("error", "reload_failed", "error=\"%s\" (keeping the old certificate)",
-                     err.msg);
+            server_log("error", "reload_failed", "error=\"%s\" (keeping the old certificate)",
+                       err.msg);
         return;
     }
     if (s->draining)
         return;
-    log_line("info", "shutting_down", "signal=%s inflight=%d", sig == SIGTERM ? "TERM" : "INT",
-             s->inflight);
+    server_log("info", "shutting_down", "signal=%s inflight=%d", sig == SIGTERM ? "TERM" : "INT",
+               s->inflight);
     s->draining = true;
     jobs_flush_waiters(s);
     evhttp_del_accept_socket(s->http, s->bound);
@@ -682,19 +686,19 @@ certo_server_run(const struct certo_server_opts *opts, struct certo_err *err)
     if (rc != CERTO_OK)
         goto out;
     if (certo_server_is_wildcard(s.host))
-        log_line("warn", "wildcard_listen", "address=%s note=\"every interface\"", s.host);
+        server_log("warn", "wildcard_listen", "address=%s note=\"every interface\"", s.host);
     printf("certo server listening on %s" API_PREFIX " (certificate SHA-256 %s)\n", s.base_url, fp);
     if (admin_created)
         printf("first start: the admin's user name and password are in %s/" CERTO_ADMIN_FILE
                " (0600); sign in, then change the password and delete the file\n",
                s.dir);
     fflush(stdout);
-    log_line("info", "listening", "url=%s" API_PREFIX " data=\"%s\"", s.base_url, s.dir);
+    server_log("info", "listening", "url=%s" API_PREFIX " data=\"%s\"", s.base_url, s.dir);
     if (event_base_dispatch(s.base) < 0) {
         rc = certo_err_set(err, CERTO_EINTERNAL, WHERE, "the event loop failed");
         goto out;
     }
-    log_line("info", "stopped", NULL);
+    server_log("info", "stopped", NULL);
     rc = CERTO_OK;
 out:
     local_stop(&s); /* after the job in hand */
